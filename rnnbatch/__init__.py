@@ -1,0 +1,8 @@
+"""rnnbatch: reproducible batch evaluation of the RNN course's models on its time-series task."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("rnnbatch")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0+unknown"

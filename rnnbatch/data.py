@@ -1,0 +1,186 @@
+"""The course's synthetic series (RNNs Part 1), materialised as Parquet.
+
+Each series is the course's ``generate_time_series`` verbatim::
+
+    freq1, freq2, offsets1, offsets2 = rand(4)
+    time = linspace(0, 1, n_steps)
+    series = 0.5 * sin((time - offsets1) * (freq1 * 10 + 10))
+    series += 0.2 * sin((time - offsets2) * (freq2 * 20 + 20))
+    series += 0.1 * (rand(n_steps) - 0.5)
+
+drawn from one ``numpy.random.RandomState(seed)``: all train series first, then all test series,
+so for the same seed the arrays equal, bit for bit, what the course's function returns after
+``np.random.seed(seed)``. The first ``n_steps - 1`` values are a model's input, the last its target.
+
+A dataset is a directory holding ``train.parquet`` and ``test.parquet``: one row per series
+(``id``, ``values``), with the generator, its parameters and a content fingerprint (the dataset
+id results cite) in the schema metadata.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ._io import write_parquet_atomic
+from .errors import DataError, InputError
+
+GENERATOR = "rnn-course-part1/generate_time_series"
+METADATA_KEY = b"rnnbatch.dataset"
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class DataParams:
+    """What determines a dataset: the generator's seed and sizes."""
+
+    seed: int = 0
+    train: int = 7000
+    test: int = 2000
+    steps: int = 51
+
+    def validate(self) -> None:
+        for name, low in (("seed", 0), ("train", 1), ("test", 1), ("steps", 2)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise InputError(f"The data '{name}' must be an int >= {low}. Got {value!r}.")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Train and test series, shape (n_series, steps), float64, C-contiguous."""
+
+    params: DataParams
+    train: np.ndarray
+    test: np.ndarray
+    fingerprint: str
+
+    @property
+    def dataset_id(self) -> str:
+        return self.fingerprint
+
+
+def generate_time_series(n_steps: int, rng: np.random.RandomState) -> np.ndarray:
+    """The course's function, drawing from ``rng`` instead of numpy's global state."""
+    freq1, freq2, offsets1, offsets2 = rng.rand(4)
+    time = np.linspace(0, 1, n_steps)
+    series = 0.5 * np.sin((time - offsets1) * (freq1 * 10 + 10))
+    series += 0.2 * np.sin((time - offsets2) * (freq2 * 20 + 20))
+    series += 0.1 * (rng.rand(n_steps) - 0.5)
+    return series
+
+
+def fingerprint(train: np.ndarray, test: np.ndarray) -> str:
+    """Content hash of both splits: equal arrays, equal id, whatever produced them."""
+    digest = hashlib.sha256()
+    for arr in (train, test):
+        digest.update(np.asarray(arr.shape, dtype="<i8").tobytes())
+        digest.update(np.ascontiguousarray(arr, dtype="<f8").tobytes())
+    return digest.hexdigest()[:16]
+
+
+def make_dataset(params: DataParams) -> Dataset:
+    """Generate a dataset in memory."""
+    params.validate()
+    rng = np.random.RandomState(params.seed)
+    train = np.stack([generate_time_series(params.steps, rng) for _ in range(params.train)])
+    test = np.stack([generate_time_series(params.steps, rng) for _ in range(params.test)])
+    return Dataset(params, train, test, fingerprint(train, test))
+
+
+def _split_table(ds: Dataset, split: str) -> pa.Table:
+    values = getattr(ds, split)
+    flat = pa.array(values.ravel(), type=pa.float64())
+    table = pa.table({
+        "id": pa.array(np.arange(len(values), dtype=np.int64)),
+        "values": pa.FixedSizeListArray.from_arrays(flat, values.shape[1]),
+    })
+    meta = {"generator": GENERATOR, "params": vars(ds.params), "split": split,
+            "fingerprint": ds.fingerprint}
+    return table.replace_schema_metadata({METADATA_KEY: json.dumps(meta, sort_keys=True)})
+
+
+def _stored_params(path: Path) -> dict | None:
+    """The metadata a dataset file records, or None when it is absent or unreadable."""
+    try:
+        raw = pq.read_schema(path).metadata or {}
+        return json.loads(raw[METADATA_KEY])
+    except (OSError, KeyError, ValueError, pa.ArrowException):
+        return None
+
+
+def generate(out: str | Path = "data", params: DataParams = DataParams(), force: bool = False
+             ) -> tuple[Dataset, bool]:
+    """Make the dataset for ``params`` under ``out``; return it and whether anything was written.
+
+    The same parameters at an existing path are a no-op. Different data there is refused
+    unless ``force``. Each file is written atomically.
+    """
+    out = Path(out)
+    params.validate()
+    existing = [_stored_params(out / f"{split}.parquet") for split in SPLITS]
+    if all(m is not None and m["params"] == vars(params) for m in existing):
+        return load(out), False
+    present = [out / f"{s}.parquet" for s in SPLITS if (out / f"{s}.parquet").exists()]
+    if present and not force:
+        raise InputError(f"{present[0]} holds a different dataset. Use --force to replace it, "
+                         "or choose another --out.")
+    ds = make_dataset(params)
+    for split in SPLITS:
+        write_parquet_atomic(_split_table(ds, split), out / f"{split}.parquet")
+    return ds, True
+
+
+def _is_series_schema(schema: pa.Schema) -> bool:
+    if "values" not in schema.names:
+        return False
+    kind = schema.field("values").type
+    is_list = pa.types.is_list(kind) or pa.types.is_fixed_size_list(kind)
+    return is_list and pa.types.is_floating(kind.value_type)
+
+
+def _read_split(path: Path, steps: int | None) -> tuple[np.ndarray, dict]:
+    if not path.exists():
+        raise DataError(f"Dataset file {path} does not exist. "
+                        f"Make it with: rnnbatch generate --out {path.parent}")
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise DataError(f"{path} is not a readable Parquet file ({exc}). "
+                        "Regenerate it with rnnbatch generate --force.") from exc
+    meta = json.loads((table.schema.metadata or {}).get(METADATA_KEY, b"{}"))
+    if not _is_series_schema(table.schema):
+        raise DataError(f"{path} has the wrong schema: expected a 'values' column of float lists, "
+                        f"got {table.schema.to_string(show_schema_metadata=False)!r}.")
+    column = table.column("values").combine_chunks()
+    lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False)
+    expected = steps if steps is not None else (int(lengths[0]) if len(lengths) else 0)
+    if len(lengths) == 0:
+        raise DataError(f"{path} holds no series. Regenerate it with rnnbatch generate --force.")
+    bad = np.flatnonzero(lengths != expected)
+    if bad.size:
+        raise DataError(f"{path} row {bad[0]}: series has {lengths[bad[0]]} values, "
+                        f"expected {expected}.")
+    values = column.flatten().to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    values = np.ascontiguousarray(values.reshape(len(lengths), expected))
+    nonfinite = np.flatnonzero(~np.isfinite(values).all(axis=1))
+    if nonfinite.size:
+        raise DataError(f"{path} row {nonfinite[0]}: series contains NaN or infinity.")
+    return values, meta
+
+
+def load(path: str | Path = "data") -> Dataset:
+    """Read and validate the dataset directory ``path`` that :func:`generate` wrote."""
+    path = Path(path)
+    train, meta = _read_split(path / "train.parquet", None)
+    test, _ = _read_split(path / "test.parquet", train.shape[1])
+    stored = meta.get("params") or {}
+    params = DataParams(**{k: stored[k] for k in ("seed", "train", "test", "steps") if k in stored})
+    if not stored:
+        params = DataParams(seed=-1, train=len(train), test=len(test), steps=train.shape[1])
+    return Dataset(params, train, test, fingerprint(train, test))
