@@ -1,0 +1,97 @@
+"""Train one model on one dataset: the unit of work the batch service fans out.
+
+Per-series SGD, one update per training series, in the stored order unless ``shuffle``
+(then a fresh permutation each epoch, drawn from the run's own seed). After every epoch:
+the test MSE (plain mean of (y - y_hat)^2 over the test set) and the training MSE (mean of
+(y - y_hat)^2 over the epoch, each taken just before that series' update).
+
+A run whose loss or parameters stop being finite stops there with status ``diverged``.
+"""
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .data import Dataset
+from .models import INITS, MODELS, TRAINABLE, naive
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One run's settings. ``seed`` alone decides its random draws (init, then shuffles)."""
+
+    model: str
+    layers: tuple[int, ...] = ()
+    lr: float = 0.01
+    epochs: int = 1
+    init: str = "scaled"
+    shuffle: bool = False
+    clip: float = 0.0
+    seed: int = 0
+
+    def check(self, steps: int) -> None:
+        """Raise ValueError when the settings cannot run on series of ``steps`` values."""
+        if self.model not in MODELS:
+            raise ValueError(f"unknown model {self.model!r}")
+        if self.model == "naive":
+            return
+        if self.init not in INITS:
+            raise ValueError(f"unknown init {self.init!r}")
+        layers = self.layers
+        if len(layers) < 2 or any(n < 1 for n in layers) or layers[-1] != 1:
+            raise ValueError(f"layers {list(layers)} must be at least two sizes >= 1, ending in 1")
+        first = 1 if self.model == "rnn" else steps - 1
+        if layers[0] != first:
+            raise ValueError(f"a {self.model} net on {steps}-step series starts with {first}")
+
+
+@dataclass
+class TrainResult:
+    """Per-epoch curves; a diverged run's last entry is the epoch it diverged in (MSE NaN)."""
+
+    n_params: int
+    train_mse: list = field(default_factory=list)
+    test_mse: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+    status: str = "ok"
+    params: np.ndarray | None = None
+
+
+def streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """Independent init and shuffle generators derived from the run's seed only."""
+    return tuple(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+
+
+def train(config: TrainConfig, data: Dataset) -> TrainResult:
+    """Train ``config`` on ``data`` and return its per-epoch curves."""
+    config.check(data.train.shape[1])
+    if config.model == "naive":
+        start = time.perf_counter()
+        result = TrainResult(0, [naive.mse(data.train)], [naive.mse(data.test)])
+        result.seconds.append(time.perf_counter() - start)
+        return result
+
+    family = TRAINABLE[config.model]
+    sizes = np.asarray(config.layers, dtype=np.int64)
+    init_rng, shuffle_rng = streams(config.seed)
+    params = family.init(config.layers, config.init, init_rng)
+    result = TrainResult(family.n_params(config.layers), params=params)
+    order = np.arange(len(data.train), dtype=np.int64)
+    for _ in range(config.epochs):
+        start = time.perf_counter()
+        if config.shuffle:
+            order = shuffle_rng.permutation(len(data.train)).astype(np.int64)
+        train_mse, ok = family._train_epoch(params, sizes, data.train, order,
+                                            float(config.lr), float(config.clip))
+        ok = ok and bool(np.isfinite(params).all())
+        test_mse = float(np.mean((data.test[:, -1] - family._predict(params, sizes, data.test)) ** 2)) \
+            if ok else float("nan")
+        ok = ok and np.isfinite(test_mse)
+        result.train_mse.append(float(train_mse) if ok else float("nan"))
+        result.test_mse.append(test_mse if ok else float("nan"))
+        result.seconds.append(time.perf_counter() - start)
+        if not ok:
+            result.status = "diverged"
+            break
+    return result
