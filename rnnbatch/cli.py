@@ -1,0 +1,157 @@
+"""Command line: parse, call one library function, turn typed errors into one line and an exit code.
+
+Exit codes: 0 every run finished (a diverged run is a result), 1 some runs failed,
+2 usage or input error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+"""
+
+import sys
+import warnings
+from pathlib import Path
+
+import click
+
+from . import __version__, data, report as reportmod, runner
+from .errors import RnnbatchError
+
+EXIT_FAILED_RUNS = 1
+
+
+def _fail(exc: RnnbatchError):
+    error = click.ClickException(str(exc))
+    error.exit_code = exc.exit_code
+    return error
+
+
+def _warn_plainly(message, category, filename, lineno, file=None, line=None):
+    click.echo(f"Warning: {message}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rnnbatch")
+def main():
+    """Batch evaluation of the RNN course's models on its time-series task.
+
+    \b
+    Example:
+        rnnbatch generate
+        rnnbatch run jobs/grid.toml
+        rnnbatch report results
+    """
+    warnings.showwarning = _warn_plainly
+
+
+@main.command()
+@click.option("--out", default="data", show_default=True, type=click.Path(file_okay=False),
+              help="Directory for train.parquet and test.parquet.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--train", "n_train", default=7000, show_default=True, type=click.IntRange(min=1))
+@click.option("--test", "n_test", default=2000, show_default=True, type=click.IntRange(min=1))
+@click.option("--steps", default=51, show_default=True, type=click.IntRange(min=2),
+              help="Values per series: steps - 1 inputs and one target.")
+@click.option("--force", is_flag=True, help="Replace a different dataset already at --out.")
+def generate(out, seed, n_train, n_test, steps, force):
+    """Write the course's synthetic train/test series as Parquet.
+
+    \b
+    Example:
+        rnnbatch generate --out data --seed 0
+    """
+    params = data.DataParams(seed=seed, train=n_train, test=n_test, steps=steps)
+    try:
+        dataset, written = data.generate(out, params, force=force)
+    except RnnbatchError as exc:
+        raise _fail(exc) from None
+    verb = "Wrote" if written else "Up to date:"
+    click.echo(f"{verb} {out}/train.parquet and test.parquet ({params.train} + {params.test} "
+               f"series of {params.steps}, seed {params.seed}); dataset id {dataset.dataset_id}")
+
+
+def _describe(run) -> str:
+    c = run.config
+    settings = "" if c.model == "naive" else (
+        f"layers={list(c.layers)} lr={c.lr:g} epochs={c.epochs} init={c.init}"
+        f"{' shuffle' if c.shuffle else ''}{f' clip={c.clip:g}' if c.clip else ''}")
+    return f"{run.run_id}  {run.experiment:<14} {c.model:<6} {settings} seed={c.seed}"
+
+
+@main.command()
+@click.argument("grid", type=click.Path(dir_okay=False))
+@click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False),
+              help="Results directory (one Parquet file per run).")
+@click.option("--jobs", "-j", type=int, default=None, help="Worker processes [default: all cores].")
+@click.option("--dry-run", is_flag=True, help="List the expanded runs and write nothing.")
+@click.option("--force", is_flag=True, help="Rerun runs that already have a complete result.")
+def run(grid, out, jobs, dry_run, force):
+    """Run every experiment x setting x seed of a TOML grid, resuming where it left off.
+
+    \b
+    Example:
+        rnnbatch run jobs/grid.toml --jobs 2
+        rnnbatch run jobs/grid.toml --dry-run
+    """
+    try:
+        if jobs is not None and jobs < 1:
+            raise click.BadParameter(f"must be an int >= 1. Got {jobs}.", param_hint="'--jobs'")
+        if dry_run:
+            plan = runner.plan(grid, materialise=False)
+            for r in plan.runs:
+                click.echo(_describe(r))
+            click.echo(f"{len(plan.runs)} runs")
+            return
+        summary = _run_with_progress(runner.plan(grid), out, jobs, force)
+    except RnnbatchError as exc:
+        raise _fail(exc) from None
+    except runner.Interrupted as exc:
+        s = exc.summary
+        click.echo(f"Interrupted: {s.done} runs finished and kept. Resume with the same command: "
+                   f"rnnbatch run {grid} --out {out}", err=True)
+        sys.exit(128 + int(exc.signum))
+    click.echo(f"Done: {summary.done} ran, {summary.skipped} skipped (complete), "
+               f"{summary.diverged} diverged, {len(summary.failed)} failed"
+               + (f", {summary.busy} left to another running rnnbatch" if summary.busy else "")
+               + f" in {summary.seconds:.1f}s. Results in {out}")
+    for failed_run, reason in summary.failed:
+        click.echo(f"Failed: {failed_run.run_id} ({failed_run.experiment} seed {failed_run.config.seed}): "
+                   f"{reason}", err=True)
+    if summary.failed:
+        sys.exit(EXIT_FAILED_RUNS)
+
+
+def _run_with_progress(plan, out, jobs, force):
+    """A progress bar on a terminal; one plain line per finished run otherwise (cron, logs)."""
+    if sys.stdout.isatty():
+        with click.progressbar(length=len(plan.runs), label="runs", show_eta=True,
+                               show_pos=True) as bar:
+            def tick(run, status, summary):
+                bar.update(summary.skipped + summary.done + len(summary.failed) - bar.pos)
+            return runner.run_grid(plan, out, jobs, force, on_result=tick)
+
+    def line(run, status, summary):
+        click.echo(f"{status:<8} {_describe(run)}")
+    return runner.run_grid(plan, out, jobs, force, on_result=line)
+
+
+@main.command()
+@click.argument("results", default="results", type=click.Path(file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(reportmod.FORMATS), default="table",
+              show_default=True)
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), default=None,
+              help="Write the report to this file instead of standard output.")
+@click.option("--epoch", type=click.IntRange(min=1), default=None,
+              help="Compare configurations at this epoch instead of their last.")
+def report(results, fmt, out_file, epoch):
+    """Aggregate results into one row per configuration (mean ± std over seeds).
+
+    \b
+    Example:
+        rnnbatch report results --format markdown
+    """
+    try:
+        text = reportmod.report(results, fmt, epoch)
+    except RnnbatchError as exc:
+        raise _fail(exc) from None
+    if out_file:
+        Path(out_file).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+

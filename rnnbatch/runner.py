@@ -1,0 +1,249 @@
+"""The batch: expand a grid into runs, fan them out with joblib, write each result as it lands.
+
+Workers only compute; the parent claims each run before dispatching it, writes its Parquet
+file atomically when it comes back, and releases the claim. A rerun skips runs whose result
+file is complete, so a cron job rerun after a crash only fills the gaps.
+"""
+
+import os
+import signal
+import socket
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from joblib import Parallel, delayed, parallel_config
+
+from . import data as datamod
+from . import grid as gridmod
+from . import results
+from .errors import InputError
+from .grid import DataSource, Run
+from .models import TRAINABLE
+from .train import train
+
+CLAIMS = ".claims"
+STALE_CLAIM_SECONDS = 24 * 3600
+
+
+@dataclass
+class Plan:
+    runs: list[Run]
+    datasets: dict  # DataSource -> Dataset
+
+
+@dataclass
+class Summary:
+    done: int = 0
+    skipped: int = 0
+    diverged: int = 0
+    failed: list = field(default_factory=list)  # (run, reason)
+    busy: int = 0  # claimed by another live rnnbatch process
+    seconds: float = 0.0
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM: finished runs were kept and claims released."""
+
+    def __init__(self, signum: int, summary: Summary):
+        self.signum, self.summary = signum, summary
+        super().__init__(f"interrupted by signal {signum}")
+
+
+# -- planning ----------------------------------------------------------------------------------
+
+def _dataset(source: DataSource, materialise: bool):
+    if source.path is not None:
+        return datamod.load(source.path)
+    if materialise:
+        return datamod.generate(source.location, source.params)[0]
+    if (source.location / "train.parquet").exists():
+        return datamod.load(source.location)
+    return datamod.make_dataset(source.params)
+
+
+def plan(grid_path: str | Path, materialise: bool = True) -> Plan:
+    """Validate the grid, get its datasets (making missing ones unless a dry run) and list runs."""
+    sources, configs = gridmod.read(grid_path)
+    datasets = {s: _dataset(s, materialise) for s in sources}
+    runs, seen = [], set()
+    for source, dataset in datasets.items():
+        gridmod.check_fits(configs, dataset.train.shape[1], str(grid_path))
+        for experiment, config in configs:
+            run = Run(experiment, config, source, dataset.dataset_id)
+            if run.run_id not in seen:  # the same settings under two names run once
+                seen.add(run.run_id)
+                runs.append(run)
+    return Plan(runs, datasets)
+
+
+# -- claims: one live process computes a run -------------------------------------------------
+
+def _claim_path(out: Path, run: Run) -> Path:
+    return out / CLAIMS / f"{run.run_id}.lock"
+
+
+def _holder_alive(text: str) -> bool:
+    try:
+        host, pid, started = text.split()
+        pid, started = int(pid), float(started)
+    except ValueError:
+        return False  # unreadable claim: its writer died mid-write
+    if time.time() - started > STALE_CLAIM_SECONDS:
+        return False
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def claim(out: Path, run: Run) -> bool:
+    """Take the run's lock file (host, pid, start time); a dead or stale holder's is taken over."""
+    path = _claim_path(out, run)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = f"{socket.gethostname()} {os.getpid()} {time.time():.3f}\n".encode()
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                holder = path.read_text()
+            except FileNotFoundError:
+                continue
+            if _holder_alive(holder):
+                return False
+            # take over a dead holder's claim: rename is atomic, so only one taker wins
+            stale = path.with_suffix(f".stale.{os.getpid()}")
+            try:
+                os.rename(path, stale)
+                stale.unlink()
+            except FileNotFoundError:
+                pass
+            continue
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(body)
+        return True
+    return False
+
+
+def release(out: Path, run: Run) -> None:
+    _claim_path(out, run).unlink(missing_ok=True)
+
+
+# -- execution ---------------------------------------------------------------------------------
+
+def execute(run: Run, dataset) -> tuple:
+    """Worker side: train one run; returns (run, table or None, failure reason or None)."""
+    started = time.time()
+    try:
+        result = train(run.config, dataset)
+    except Exception as exc:  # a failing run is reported, it does not stop the batch
+        return run, None, f"{type(exc).__name__}: {exc}"
+    return run, results.to_table(run, result, started, time.time()), None
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) every kernel once in the parent, so workers
+    load compiled code instead of racing to compile and write the same cache files."""
+    tiny = np.zeros((2, 3))
+    order = np.arange(2, dtype=np.int64)
+    for family, layers in ((TRAINABLE["rnn"], (1, 1)), (TRAINABLE["dense"], (2, 1))):
+        sizes = np.asarray(layers, dtype=np.int64)
+        params = np.zeros(family.n_params(layers))
+        family._train_epoch(params, sizes, tiny, order, 0.1, 0.0)
+        family._predict(params, sizes, tiny)
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM (cluster preemption, kill) unwinds like Ctrl-C so claims are released."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt(signum)
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def pending(plan_: Plan, out: Path, force: bool) -> tuple[list[Run], int]:
+    """Runs still to do, and how many were skipped as complete. Corrupt files are moved aside."""
+    todo, skipped = [], 0
+    for run in plan_.runs:
+        path = results.path_for(out, run)
+        if not force:
+            try:
+                if results.is_complete(path, run.run_id):
+                    skipped += 1
+                    continue
+            except ValueError as exc:
+                results.quarantine(out, path, str(exc))
+        todo.append(run)
+    return todo, skipped
+
+
+def run_grid(grid: "str | Path | Plan", out: str | Path = "results", n_jobs: int | None = None,
+             force: bool = False, on_result=None) -> Summary:
+    """Run every pending run of ``grid`` (a grid file or its :func:`plan`) into ``out``.
+
+    ``on_result(run, status, summary)`` is called in the parent as each run lands.
+    Raises :class:`Interrupted` on Ctrl-C / SIGTERM, after releasing this process's claims.
+    """
+    n_jobs = n_jobs or os.cpu_count() or 1
+    if n_jobs < 1:
+        raise InputError(f"--jobs must be an int >= 1. Got {n_jobs}.")
+    out = Path(out)
+    start = time.perf_counter()
+    plan_ = grid if isinstance(grid, Plan) else plan(grid)
+    todo, skipped = pending(plan_, out, force)
+    summary = Summary(skipped=skipped)
+    claimed: set = set()
+
+    def tasks():
+        for run in todo:
+            if claim(out, run):
+                claimed.add(run.run_id)
+                yield delayed(execute)(run, plan_.datasets[run.source])
+            else:
+                summary.busy += 1
+
+    warm_up()
+    signum = None
+    with _sigterm_as_interrupt():
+        try:
+            with parallel_config(backend="loky", n_jobs=n_jobs, inner_max_num_threads=1):
+                for run, table, reason in Parallel(return_as="generator_unordered")(tasks()):
+                    if table is None:
+                        summary.failed.append((run, reason))
+                        status = "failed"
+                    else:
+                        results.write(out, run, table)
+                        status = table.column("status")[0].as_py()
+                        summary.done += 1
+                        summary.diverged += status == "diverged"
+                    release(out, run)
+                    claimed.discard(run.run_id)
+                    if on_result:
+                        on_result(run, status, summary)
+        except KeyboardInterrupt as exc:
+            signum = exc.args[0] if exc.args else signal.SIGINT
+        finally:
+            for run in plan_.runs:
+                if run.run_id in claimed:
+                    release(out, run)
+    summary.seconds = time.perf_counter() - start
+    if signum is not None:
+        raise Interrupted(signum, summary)
+    return summary
+
