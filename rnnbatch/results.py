@@ -29,7 +29,8 @@ SCHEMA = pa.schema([
     ("run_id", pa.string()), ("experiment", pa.string()), ("layers", pa.list_(pa.int64())),
     ("n_params", pa.int64()), ("lr", pa.float64()), ("init", pa.string()), ("shuffle", pa.bool_()),
     ("clip", pa.float64()), ("seed", pa.int64()), ("data_seed", pa.int64()),
-    ("dataset_id", pa.string()), ("epoch", pa.int64()), ("train_mse", pa.float64()),
+    ("dataset_id", pa.string()), ("n_train", pa.int64()), ("n_test", pa.int64()),
+    ("steps", pa.int64()), ("epoch", pa.int64()), ("train_mse", pa.float64()),
     ("test_mse", pa.float64()), ("epoch_seconds", pa.float64()), ("status", pa.string()),
 ])
 
@@ -38,15 +39,17 @@ def path_for(out: Path, run: Run) -> Path:
     return Path(out) / f"model={run.config.model}" / f"{run.run_id}.parquet"
 
 
-def to_table(run: Run, result, started: float, ended: float) -> pa.Table:
+def to_table(run: Run, dataset, result, started: float, ended: float) -> pa.Table:
     """The rows of one finished run, with provenance in the schema metadata."""
     c, n = run.config, len(result.test_mse)
+    n_train, steps = dataset.train.shape
     columns = {
         "run_id": [run.run_id] * n, "experiment": [run.experiment] * n,
         "layers": [list(c.layers)] * n, "n_params": [result.n_params] * n, "lr": [c.lr] * n,
         "init": [c.init] * n, "shuffle": [c.shuffle] * n, "clip": [c.clip] * n,
         "seed": [c.seed] * n, "data_seed": [run.source.params.seed if run.source.params else -1] * n,
-        "dataset_id": [run.dataset_id] * n, "epoch": list(range(1, n + 1)),
+        "dataset_id": [run.dataset_id] * n, "n_train": [n_train] * n,
+        "n_test": [len(dataset.test)] * n, "steps": [steps] * n, "epoch": list(range(1, n + 1)),
         "train_mse": result.train_mse, "test_mse": result.test_mse,
         "epoch_seconds": result.seconds, "status": [result.status] * n,
     }

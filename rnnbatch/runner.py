@@ -141,24 +141,27 @@ def release(out: Path, run: Run) -> None:
 
 def execute(run: Run, dataset) -> tuple:
     """Worker side: train one run; returns (run, table or None, failure reason or None)."""
+    warm_up()  # a fresh worker loads the kernels here, outside the timed epochs
     started = time.time()
     try:
         result = train(run.config, dataset)
     except Exception as exc:  # a failing run is reported, it does not stop the batch
         return run, None, f"{type(exc).__name__}: {exc}"
-    return run, results.to_table(run, result, started, time.time()), None
+    return run, results.to_table(run, dataset, result, started, time.time()), None
 
 
 def warm_up() -> None:
     """Compile (or load from numba's cache) every kernel once in the parent, so workers
     load compiled code instead of racing to compile and write the same cache files."""
-    tiny = np.zeros((2, 3))
+    writable, readonly = np.zeros((2, 3)), np.zeros((2, 3))
+    readonly.flags.writeable = False  # joblib hands workers read-only memmaps of the data
     order = np.arange(2, dtype=np.int64)
     for family, layers in ((TRAINABLE["rnn"], (1, 1)), (TRAINABLE["dense"], (2, 1))):
         sizes = np.asarray(layers, dtype=np.int64)
         params = np.zeros(family.n_params(layers))
-        family._train_epoch(params, sizes, tiny, order, 0.1, 0.0)
-        family._predict(params, sizes, tiny)
+        for X in (writable, readonly):
+            family._train_epoch(params, sizes, X, order, 0.1, 0.0)
+            family._predict(params, sizes, X)
 
 
 @contextmanager
