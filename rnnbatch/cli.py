@@ -81,24 +81,36 @@ def _describe(run) -> str:
 @click.option("--jobs", "-j", type=int, default=None, help="Worker processes [default: all cores].")
 @click.option("--dry-run", is_flag=True, help="List the expanded runs and write nothing.")
 @click.option("--force", is_flag=True, help="Rerun runs that already have a complete result.")
-def run(grid, out, jobs, dry_run, force):
+@click.option("--backend", type=click.Choice(["loky", "dask"]), default="loky", show_default=True,
+              help="Local worker processes, or a dask.distributed cluster.")
+@click.option("--scheduler", metavar="tcp://HOST:PORT", help="The dask scheduler (--backend dask).")
+@click.option("--shard", metavar="I/N|slurm",
+              help="Run only shard I of N (I from 0), or this SLURM array task's shard.")
+@click.option("--retries", type=int, default=0, show_default=True,
+              help="Times to rerun a run whose worker process died.")
+def run(grid, out, jobs, dry_run, force, backend, scheduler, shard, retries):
     """Run every experiment x setting x seed of a TOML grid, resuming where it left off.
 
     \b
     Example:
         rnnbatch run jobs/grid.toml --jobs 2
         rnnbatch run jobs/grid.toml --dry-run
+        rnnbatch run jobs/grid.toml --backend dask --scheduler tcp://10.0.0.5:8786
+        rnnbatch run jobs/grid.toml --shard slurm     # in a SLURM array job
     """
     try:
-        if jobs is not None and jobs < 1:
-            raise click.BadParameter(f"must be an int >= 1. Got {jobs}.", param_hint="'--jobs'")
+        engine = runner.Backend(backend, jobs, scheduler)
+        engine.validate()
+        part = runner.parse_shard(shard)
         if dry_run:
-            plan = runner.plan(grid, materialise=False)
-            for r in plan.runs:
+            runs = runner.shard_of(runner.plan(grid, materialise=False).runs, part)
+            for r in runs:
                 click.echo(_describe(r))
-            click.echo(f"{len(plan.runs)} runs")
+            click.echo(f"{len(runs)} runs")
             return
-        summary = _run_with_progress(runner.plan(grid), out, jobs, force)
+        plan = runner.plan(grid)
+        runner.shard_of(plan.runs, part)  # a bad --shard fails before anything runs
+        summary = _run_with_progress(plan, out, force, engine, part, retries)
     except RnnbatchError as exc:
         raise _fail(exc) from None
     except runner.Interrupted as exc:
@@ -117,18 +129,19 @@ def run(grid, out, jobs, dry_run, force):
         sys.exit(EXIT_FAILED_RUNS)
 
 
-def _run_with_progress(plan, out, jobs, force):
+def _run_with_progress(plan, out, force, engine, part, retries):
     """A progress bar on a terminal; one plain line per finished run otherwise (cron, logs)."""
+    options = dict(force=force, backend=engine, shard=part, retries=retries)
     if sys.stdout.isatty():
-        with click.progressbar(length=len(plan.runs), label="runs", show_eta=True,
-                               show_pos=True) as bar:
+        total = len(runner.shard_of(plan.runs, part))
+        with click.progressbar(length=total, label="runs", show_eta=True, show_pos=True) as bar:
             def tick(run, status, summary):
                 bar.update(summary.skipped + summary.done + len(summary.failed) - bar.pos)
-            return runner.run_grid(plan, out, jobs, force, on_result=tick)
+            return runner.run_grid(plan, out, on_result=tick, **options)
 
     def line(run, status, summary):
         click.echo(f"{status:<8} {_describe(run)}")
-    return runner.run_grid(plan, out, jobs, force, on_result=line)
+    return runner.run_grid(plan, out, on_result=line, **options)
 
 
 @main.command()

@@ -71,6 +71,13 @@ def write(out: Path, run: Run, table: pa.Table) -> Path:
     return path
 
 
+def clear_partial(out: Path, run: Run) -> None:
+    """Remove temp files a killed writer left for ``run``; call only while holding its claim."""
+    path = path_for(out, run)
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        leftover.unlink(missing_ok=True)
+
+
 def is_complete(path: Path, run_id: str) -> bool:
     """True when ``path`` holds the whole result of ``run_id``; raises ValueError when corrupt."""
     if not path.exists():

@@ -15,11 +15,13 @@ from pathlib import Path
 
 import numpy as np
 from joblib import Parallel, delayed, parallel_config
+from joblib.externals.loky import ProcessPoolExecutor
+from joblib.externals.loky.process_executor import BrokenProcessPool
 
 from . import data as datamod
 from . import grid as gridmod
 from . import results
-from .errors import InputError
+from .errors import InputError, OutputError
 from .grid import DataSource, Run
 from .models import TRAINABLE
 from .train import train
@@ -180,10 +182,10 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def pending(plan_: Plan, out: Path, force: bool) -> tuple[list[Run], int]:
+def pending(runs: list[Run], out: Path, force: bool) -> tuple[list[Run], int]:
     """Runs still to do, and how many were skipped as complete. Corrupt files are moved aside."""
     todo, skipped = [], 0
-    for run in plan_.runs:
+    for run in runs:
         path = results.path_for(out, run)
         if not force:
             try:
@@ -196,28 +198,154 @@ def pending(plan_: Plan, out: Path, force: bool) -> tuple[list[Run], int]:
     return todo, skipped
 
 
+@dataclass(frozen=True)
+class Backend:
+    """Where runs execute: local worker processes (``loky``) or a dask.distributed cluster
+    (``dask``, at ``scheduler``) through joblib's dask backend. Workers only compute."""
+
+    name: str = "loky"
+    n_jobs: int | None = None
+    scheduler: str | None = None
+
+    def validate(self) -> None:
+        if self.name not in ("loky", "dask"):
+            raise InputError(f"--backend must be 'loky' or 'dask'. Got {self.name!r}.")
+        if self.n_jobs is not None and (isinstance(self.n_jobs, bool) or self.n_jobs < 1):
+            raise InputError(f"--jobs must be an int >= 1. Got {self.n_jobs}.")
+        if self.name == "dask" and not self.scheduler:
+            raise InputError("--backend dask needs --scheduler tcp://HOST:PORT "
+                             "(start one with: dask scheduler).")
+
+    @contextmanager
+    def active(self):
+        """Make this backend joblib's for the block; yields the dask client, if any."""
+        if self.name == "loky":
+            n_jobs = self.n_jobs or os.cpu_count() or 1
+            with parallel_config(backend="loky", n_jobs=n_jobs, inner_max_num_threads=1):
+                yield None
+            return
+        client = connect(self.scheduler)
+        try:
+            with parallel_config(backend="dask", n_jobs=self.n_jobs or -1, client=client):
+                yield client
+        finally:
+            client.close()
+
+    def died(self) -> tuple:
+        """Exceptions that mean a worker process died under a run (killed, out of memory)."""
+        if self.name == "dask":
+            from distributed import KilledWorker
+            return (BrokenProcessPool, KilledWorker)
+        return (BrokenProcessPool,)
+
+    def isolated(self, client, worker, run: Run, dataset):
+        """Run one suspect alone in a process of its own, so a crash names the run that caused it."""
+        if client is not None:
+            return client.submit(worker, run, dataset, pure=False).result()
+        with ProcessPoolExecutor(max_workers=1) as pool:
+            return pool.submit(worker, run, dataset).result()
+
+
+def connect(address: str, timeout: float = 5.0):
+    """A dask.distributed client, failing within ``timeout`` seconds when nobody answers."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InputError("--backend dask needs dask.distributed: pip install 'rnnbatch[dask]'.") from None
+    try:
+        return Client(address, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InputError(f"Cannot reach the dask scheduler at {address} within {timeout:g}s ({exc}). "
+                         "Check the address, or start one with: dask scheduler.") from None
+
+
+def shard_of(runs: list[Run], shard: tuple[int, int] | None) -> list[Run]:
+    """Shard I of N (I from 0) takes every N-th run in run-id order: N shards cover each run once."""
+    if shard is None:
+        return runs
+    index, count = shard
+    if not (isinstance(index, int) and isinstance(count, int) and count >= 1 and 0 <= index < count):
+        raise InputError(f"--shard must be I/N with 0 <= I < N. Got {index}/{count}.")
+    chosen = {r.run_id for r in sorted(runs, key=lambda r: r.run_id)[index::count]}
+    return [r for r in runs if r.run_id in chosen]
+
+
+def parse_shard(text: str | None, environ=os.environ) -> tuple[int, int] | None:
+    """``"I/N"`` (I from 0), or ``"slurm"`` for this SLURM array task's place in its array."""
+    if text is None:
+        return None
+    if text == "slurm":
+        try:
+            task = int(environ["SLURM_ARRAY_TASK_ID"]) - int(environ.get("SLURM_ARRAY_TASK_MIN", 0))
+            return task, int(environ["SLURM_ARRAY_TASK_COUNT"])
+        except (KeyError, ValueError):
+            raise InputError("--shard slurm needs SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT: "
+                             "run it as a SLURM array task (sbatch --array=0-3).") from None
+    index, sep, count = text.partition("/")
+    if not (sep and index.isdigit() and count.isdigit()):
+        raise InputError(f"--shard must be I/N (such as 0/4) or 'slurm'. Got {text!r}.")
+    return int(index), int(count)
+
+
+def _prepare_output(out: Path) -> None:
+    """Fail early, with one clear line, when results cannot be written under ``out``."""
+    try:
+        (out / CLAIMS).mkdir(parents=True, exist_ok=True)
+        probe = out / CLAIMS / f".probe.{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputError(f"Cannot write results to {out}: {exc.strerror or exc}. "
+                          "Choose a writable --out.") from None
+
+
 def run_grid(grid: "str | Path | Plan", out: str | Path = "results", n_jobs: int | None = None,
-             force: bool = False, on_result=None) -> Summary:
+             force: bool = False, on_result=None, backend: Backend | None = None,
+             shard: tuple[int, int] | None = None, retries: int = 0, worker=execute) -> Summary:
     """Run every pending run of ``grid`` (a grid file or its :func:`plan`) into ``out``.
 
-    ``on_result(run, status, summary)`` is called in the parent as each run lands.
+    ``on_result(run, status, summary)`` is called in the parent as each run lands. A worker
+    process that dies takes no other run with it: the runs it may have held are rerun one by
+    one in fresh processes, the culprit up to ``retries`` more times, then reported failed.
+    ``worker(run, dataset)`` is what each run executes (:func:`execute`; tests wrap it).
     Raises :class:`Interrupted` on Ctrl-C / SIGTERM, after releasing this process's claims.
     """
-    n_jobs = n_jobs or os.cpu_count() or 1
-    if n_jobs < 1:
-        raise InputError(f"--jobs must be an int >= 1. Got {n_jobs}.")
+    backend = backend or Backend(n_jobs=n_jobs)
+    backend.validate()
+    if retries < 0:
+        raise InputError(f"--retries must be an int >= 0. Got {retries}.")
     out = Path(out)
     start = time.perf_counter()
     plan_ = grid if isinstance(grid, Plan) else plan(grid)
-    todo, skipped = pending(plan_, out, force)
+    runs = shard_of(plan_.runs, shard)
+    _prepare_output(out)
+    todo, skipped = pending(runs, out, force)
     summary = Summary(skipped=skipped)
-    claimed: set = set()
+    claimed: dict = {}  # run_id -> Run, claims this process holds
+    in_flight: dict = {}  # run_id -> Run, dispatched and not yet back
 
-    def tasks():
-        for run in todo:
-            if claim(out, run):
-                claimed.add(run.run_id)
-                yield delayed(execute)(run, plan_.datasets[run.source])
+    def land(run, table, reason):
+        if table is None:
+            summary.failed.append((run, reason))
+            status = "failed"
+        else:
+            results.write(out, run, table)
+            status = table.column("status")[0].as_py()
+            summary.done += 1
+            summary.diverged += status == "diverged"
+        release(out, run)
+        claimed.pop(run.run_id, None)
+        in_flight.pop(run.run_id, None)
+        if on_result:
+            on_result(run, status, summary)
+
+    def tasks(queue):
+        for run in queue:
+            if run.run_id in claimed or claim(out, run):
+                claimed[run.run_id] = run
+                results.clear_partial(out, run)
+                in_flight[run.run_id] = run
+                yield delayed(worker)(run, plan_.datasets[run.source])
             else:
                 summary.busy += 1
 
@@ -225,28 +353,36 @@ def run_grid(grid: "str | Path | Plan", out: str | Path = "results", n_jobs: int
     signum = None
     with _sigterm_as_interrupt():
         try:
-            with parallel_config(backend="loky", n_jobs=n_jobs, inner_max_num_threads=1):
-                for run, table, reason in Parallel(return_as="generator_unordered")(tasks()):
-                    if table is None:
-                        summary.failed.append((run, reason))
-                        status = "failed"
-                    else:
-                        results.write(out, run, table)
-                        status = table.column("status")[0].as_py()
-                        summary.done += 1
-                        summary.diverged += status == "diverged"
-                    release(out, run)
-                    claimed.discard(run.run_id)
-                    if on_result:
-                        on_result(run, status, summary)
+            with backend.active() as client:
+                queue = iter(todo)
+                while True:
+                    try:
+                        for landed in Parallel(return_as="generator_unordered")(tasks(queue)):
+                            land(*landed)
+                        break
+                    except backend.died() as exc:
+                        suspects = list(in_flight.values())
+                        in_flight.clear()
+                        for run in suspects:
+                            land(*_retry_alone(backend, client, worker, run,
+                                               plan_.datasets[run.source], retries, exc))
         except KeyboardInterrupt as exc:
             signum = exc.args[0] if exc.args else signal.SIGINT
         finally:
-            for run in plan_.runs:
-                if run.run_id in claimed:
-                    release(out, run)
+            for run in claimed.values():
+                release(out, run)
     summary.seconds = time.perf_counter() - start
     if signum is not None:
         raise Interrupted(signum, summary)
     return summary
 
+
+def _retry_alone(backend, client, worker, run, dataset, retries, first_exc):
+    """Rerun a run that was in flight when a worker died, alone; (run, table, reason)."""
+    exc = first_exc
+    for _ in range(retries + 1):
+        try:
+            return backend.isolated(client, worker, run, dataset)
+        except backend.died() as died:
+            exc = died
+    return run, None, f"worker process died ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
