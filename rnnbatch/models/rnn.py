@@ -24,7 +24,7 @@ Parameter layout, one flat float64 vector, per layer L (p = size of L-1, n = siz
 import numpy as np
 from numba import njit
 
-from ._common import init_uniform
+from ._common import init_uniform, tanh
 
 
 def layer_shapes(layers):
@@ -65,29 +65,62 @@ def _offsets(sizes):
     return w_off, b_off, u_off
 
 
+@njit(cache=True, inline="always")
+def _axpy(y, x, a):
+    """y += a x over contiguous vectors: the one inner loop of every kernel, vectorised by LLVM."""
+    for i in range(y.shape[0]):
+        y[i] += a * x[i]
+
+
 @njit(cache=True)
-def _forward(params, sizes, x, w_off, b_off, u_off, act):
-    """Run the series ``x[:F]`` through the net; act[S, u] holds a^{L,S} (row 0 is the zero state)."""
-    n_steps = act.shape[0] - 1
-    n_layers = sizes.shape[0]
+def _transpose(params, sizes, w_off, b_off, wt):
+    """wt[w_off[L]:b_off[L]] = (W^L).T, shape (p + n, n): the forward pass's axpy-form copy."""
+    for L in range(1, sizes.shape[0]):
+        n = sizes[L]
+        cols = sizes[L - 1] + n
+        W, T = params[w_off[L]:b_off[L]], wt[w_off[L]:b_off[L]]
+        for i in range(n):
+            for j in range(cols):
+                T[j * n + i] = W[i * cols + j]
+
+
+@njit(cache=True, error_model="numpy")
+def _forward(params, sizes, x, w_off, b_off, u_off, wt, act):
+    """Run the series ``x[:F]`` through the net; act[S, u] holds a^{L,S} (row 0 is the zero state).
+
+    dot^{L,S} = sum_j w1[:, j] a^{L-1,S}_j + sum_j ws[:, j] a^{L,S-1}_j (+ b), in that order, as
+    axpys over the rows of the transposed block (contiguous across the layer's units). A
+    one-unit layer takes the same sum as a dot product with its row of W.
+    """
+    F = act.shape[0] - 1
     act[0, :] = 0.0
-    for S in range(1, n_steps + 1):
+    for S in range(1, F + 1):
         act[S, 0] = x[S - 1]
-        for L in range(1, n_layers):
+        for L in range(1, sizes.shape[0]):
             p, n = sizes[L - 1], sizes[L]
-            wo, bo, up, ul = w_off[L], b_off[L], u_off[L - 1], u_off[L]
-            for i in range(n):
-                row = wo + i * (p + n)
+            below = act[S, u_off[L - 1]:u_off[L]]  # a^{L-1,S} (p,)
+            prev = act[S - 1, u_off[L]:u_off[L + 1]]  # a^{L,S-1} (n,)
+            out = act[S, u_off[L]:u_off[L + 1]]  # a^{L,S} (n,)
+            b = params[b_off[L]:b_off[L] + n]
+            if n == 1:
+                w = params[w_off[L]:b_off[L]]  # [w1 | ws] (p + 1,)
                 acc = 0.0
                 for j in range(p):
-                    acc += params[row + j] * act[S, up + j]
+                    acc += w[j] * below[j]
+                out[0] = tanh(acc + w[p] * prev[0] + b[0])
+            else:
+                T = wt[w_off[L]:b_off[L]]  # (p + n, n)
+                out[:] = 0.0
+                for j in range(p):
+                    _axpy(out, T[j * n:(j + 1) * n], below[j])
                 for j in range(n):
-                    acc += params[row + p + j] * act[S - 1, ul + j]
-                act[S, ul + i] = np.tanh(acc + params[bo + i])
-    return act[n_steps, u_off[n_layers - 1]]
+                    _axpy(out, T[(p + j) * n:(p + j + 1) * n], prev[j])
+                for i in range(n):
+                    out[i] = tanh(out[i] + b[i])
+    return act[F, u_off[-2]]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _clipped(value, clip):
     if clip > 0.0:
         if value > clip:
@@ -97,89 +130,101 @@ def _clipped(value, clip):
     return value
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _backward(params, sizes, y, clip, w_off, b_off, u_off, act, delta, grad):
-    """BPTT for one series after :func:`_forward`; grad = sum of the course's update terms."""
-    n_steps = act.shape[0] - 1
+    """BPTT for one series after :func:`_forward`; grad = sum of the course's update terms.
+
+    delta[S] holds D^{L,S} like act; row F + 1 stays zero, so every delta takes one form,
+    D^{L,S} = A' * (ws^L.T D^{L,S+1} + u), with u = w1^{L+1}.T D^{L+1,S} below the output
+    layer and u = (y - a^{N,F}) [S = F] at it; both products are axpys over rows of W.
+    """
+    F = act.shape[0] - 1
     N = sizes.shape[0] - 1
-    F = n_steps
     err = y - act[F, u_off[N]]
-    delta[:, :] = 0.0
-    # output layer: error at the last step only, then back through its own recurrence
-    for i in range(sizes[N]):
-        a = act[F, u_off[N] + i]
-        delta[F, u_off[N] + i] = _clipped((1.0 - a * a) * err, clip)
+    delta[F + 1, :] = 0.0
     for S in range(F, 0, -1):
         for L in range(N, 0, -1):
-            if S == F and L == N:
-                continue
-            p, n, ul = sizes[L - 1], sizes[L], u_off[L]
+            p, n = sizes[L - 1], sizes[L]
+            cols = p + n
+            W = params[w_off[L]:b_off[L]]  # (n, p + n)
+            d = delta[S, u_off[L]:u_off[L + 1]]  # D^{L,S} (n,)
+            later = delta[S + 1, u_off[L]:u_off[L + 1]]  # D^{L,S+1} (n,)
+            d[:] = 0.0
+            for k in range(n):
+                _axpy(d, W[k * cols + p:(k + 1) * cols], later[k])
+            if L < N:
+                n_up = sizes[L + 1]
+                W_up = params[w_off[L + 1]:b_off[L + 1]]  # (n_up, n + n_up)
+                above = delta[S, u_off[L + 1]:u_off[L + 2]]  # D^{L+1,S} (n_up,)
+                for k in range(n_up):
+                    _axpy(d, W_up[k * (n + n_up):k * (n + n_up) + n], above[k])
+            elif S == F:
+                d[0] += err
+            a = act[S, u_off[L]:u_off[L + 1]]
             for i in range(n):
-                acc = 0.0
-                if S < F:  # ws^L.T D^{L,S+1}
-                    for k in range(n):
-                        acc += params[w_off[L] + k * (p + n) + p + i] * delta[S + 1, ul + k]
-                if L < N:  # w1^{L+1}.T D^{L+1,S}
-                    n_up = sizes[L + 1]
-                    for k in range(n_up):
-                        acc += params[w_off[L + 1] + k * (n + n_up) + i] * delta[S, u_off[L + 1] + k]
-                a = act[S, ul + i]
-                delta[S, ul + i] = _clipped((1.0 - a * a) * acc, clip)
+                d[i] = _clipped((1.0 - a[i] * a[i]) * d[i], clip)
+    # grad^L = sum_S D^{L,S} [a^{L-1,S}; a^{L,S-1}].T, row i an axpy per step; b^L: sum_S D^{L,S}
     grad[:] = 0.0
     for L in range(1, N + 1):
         p, n = sizes[L - 1], sizes[L]
-        wo, bo, up, ul = w_off[L], b_off[L], u_off[L - 1], u_off[L]
+        cols = p + n
+        G = grad[w_off[L]:b_off[L]]  # (n, p + n)
+        g_b = grad[b_off[L]:b_off[L] + n]
         for S in range(1, F + 1):
+            below = act[S, u_off[L - 1]:u_off[L]]
+            prev = act[S - 1, u_off[L]:u_off[L + 1]]  # zero at S = 1: the ws sum starts at S = 2
+            d = delta[S, u_off[L]:u_off[L + 1]]
             for i in range(n):
-                d = delta[S, ul + i]
-                row = wo + i * (p + n)
-                grad[bo + i] += d
-                for j in range(p):
-                    grad[row + j] += d * act[S, up + j]
-                for j in range(n):  # act[0] is the zero state, so S = 1 adds nothing
-                    grad[row + p + j] += d * act[S - 1, ul + j]
+                _axpy(G[i * cols:i * cols + p], below, d[i])
+                _axpy(G[i * cols + p:(i + 1) * cols], prev, d[i])
+                g_b[i] += d[i]
     return err
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _train_epoch(params, sizes, X, order, lr, clip):
     """One epoch of per-series SGD; returns (mean squared error before each update, ok)."""
     w_off, b_off, u_off = _offsets(sizes)
     n_steps = X.shape[1] - 1
     act = np.zeros((n_steps + 1, u_off[-1]))
-    delta = np.zeros((n_steps + 1, u_off[-1]))
+    delta = np.zeros((n_steps + 2, u_off[-1]))
     grad = np.zeros(params.shape[0])
+    wt = np.zeros(params.shape[0])
+    _transpose(params, sizes, w_off, b_off, wt)
     sse = 0.0
     for r in range(order.shape[0]):
         x = X[order[r]]
-        _forward(params, sizes, x, w_off, b_off, u_off, act)
+        _forward(params, sizes, x, w_off, b_off, u_off, wt, act)
         err = _backward(params, sizes, x[n_steps], clip, w_off, b_off, u_off, act, delta, grad)
         if not np.isfinite(err):
             return np.nan, False
         sse += err * err
-        for k in range(params.shape[0]):
-            params[k] += lr * grad[k]
+        _axpy(params, grad, lr)
+        _transpose(params, sizes, w_off, b_off, wt)
     return sse / order.shape[0], True
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _predict(params, sizes, X):
     w_off, b_off, u_off = _offsets(sizes)
-    n_steps = X.shape[1] - 1
-    act = np.zeros((n_steps + 1, u_off[-1]))
+    act = np.zeros((X.shape[1], u_off[-1]))
+    wt = np.zeros(params.shape[0])
+    _transpose(params, sizes, w_off, b_off, wt)
     out = np.empty(X.shape[0])
     for r in range(X.shape[0]):
-        out[r] = _forward(params, sizes, X[r], w_off, b_off, u_off, act)
+        out[r] = _forward(params, sizes, X[r], w_off, b_off, u_off, wt, act)
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _gradient(params, sizes, x, clip):
     w_off, b_off, u_off = _offsets(sizes)
     n_steps = x.shape[0] - 1
     act = np.zeros((n_steps + 1, u_off[-1]))
-    delta = np.zeros((n_steps + 1, u_off[-1]))
+    delta = np.zeros((n_steps + 2, u_off[-1]))
     grad = np.zeros(params.shape[0])
-    _forward(params, sizes, x, w_off, b_off, u_off, act)
+    wt = np.zeros(params.shape[0])
+    _transpose(params, sizes, w_off, b_off, wt)
+    _forward(params, sizes, x, w_off, b_off, u_off, wt, act)
     _backward(params, sizes, x[n_steps], clip, w_off, b_off, u_off, act, delta, grad)
     return grad
