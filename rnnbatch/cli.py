@@ -108,9 +108,13 @@ def run(grid, out, jobs, dry_run, force, backend, scheduler, shard, retries):
                 click.echo(_describe(r))
             click.echo(f"{len(runs)} runs")
             return
-        plan = runner.plan(grid)
-        runner.shard_of(plan.runs, part)  # a bad --shard fails before anything runs
-        summary = _run_with_progress(plan, out, force, engine, part, retries)
+        progress = _Progress()
+        try:
+            summary = runner.run_grid(grid, out, force=force, backend=engine, shard=part,
+                                      retries=retries, on_start=progress.start,
+                                      on_result=progress.update)
+        finally:
+            progress.close()
     except RnnbatchError as exc:
         raise _fail(exc) from None
     except runner.Interrupted as exc:
@@ -129,19 +133,26 @@ def run(grid, out, jobs, dry_run, force, backend, scheduler, shard, retries):
         sys.exit(EXIT_FAILED_RUNS)
 
 
-def _run_with_progress(plan, out, force, engine, part, retries):
+class _Progress:
     """A progress bar on a terminal; one plain line per finished run otherwise (cron, logs)."""
-    options = dict(force=force, backend=engine, shard=part, retries=retries)
-    if sys.stdout.isatty():
-        total = len(runner.shard_of(plan.runs, part))
-        with click.progressbar(length=total, label="runs", show_eta=True, show_pos=True) as bar:
-            def tick(run, status, summary):
-                bar.update(summary.skipped + summary.done + len(summary.failed) - bar.pos)
-            return runner.run_grid(plan, out, on_result=tick, **options)
 
-    def line(run, status, summary):
-        click.echo(f"{status:<8} {_describe(run)}")
-    return runner.run_grid(plan, out, on_result=line, **options)
+    def __init__(self):
+        self.bar = None
+
+    def start(self, total):
+        if sys.stdout.isatty():
+            self.bar = click.progressbar(length=total, label="runs", show_eta=True, show_pos=True)
+            self.bar.__enter__()
+
+    def update(self, run, status, summary):
+        if self.bar is None:
+            click.echo(f"{status:<8} {_describe(run)}")
+        else:
+            self.bar.update(summary.skipped + summary.done + len(summary.failed) - self.bar.pos)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
 
 
 @main.command()

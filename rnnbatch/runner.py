@@ -299,16 +299,26 @@ def _prepare_output(out: Path) -> None:
                           "Choose a writable --out.") from None
 
 
+def _finished_meanwhile(out: Path, run: Run) -> bool:
+    try:
+        return results.is_complete(results.path_for(out, run), run.run_id)
+    except ValueError:
+        return False
+
+
 def run_grid(grid: "str | Path | Plan", out: str | Path = "results", n_jobs: int | None = None,
              force: bool = False, on_result=None, backend: Backend | None = None,
-             shard: tuple[int, int] | None = None, retries: int = 0, worker=execute) -> Summary:
+             shard: tuple[int, int] | None = None, retries: int = 0, worker=execute,
+             on_start=None) -> Summary:
     """Run every pending run of ``grid`` (a grid file or its :func:`plan`) into ``out``.
 
-    ``on_result(run, status, summary)`` is called in the parent as each run lands. A worker
-    process that dies takes no other run with it: the runs it may have held are rerun one by
-    one in fresh processes, the culprit up to ``retries`` more times, then reported failed.
-    ``worker(run, dataset)`` is what each run executes (:func:`execute`; tests wrap it).
-    Raises :class:`Interrupted` on Ctrl-C / SIGTERM, after releasing this process's claims.
+    The backend is reached first, so an unreachable scheduler writes nothing. ``on_start(n)``
+    is called with the number of runs in this shard, ``on_result(run, status, summary)`` in
+    the parent as each run lands. A worker process that dies takes no other run with it: the
+    runs it may have held are rerun one by one in fresh processes, the culprit up to
+    ``retries`` more times, then reported failed. ``worker(run, dataset)`` is what each run
+    executes (:func:`execute`; tests wrap it). Raises :class:`Interrupted` on Ctrl-C /
+    SIGTERM, after releasing this process's claims.
     """
     backend = backend or Backend(n_jobs=n_jobs)
     backend.validate()
@@ -316,11 +326,7 @@ def run_grid(grid: "str | Path | Plan", out: str | Path = "results", n_jobs: int
         raise InputError(f"--retries must be an int >= 0. Got {retries}.")
     out = Path(out)
     start = time.perf_counter()
-    plan_ = grid if isinstance(grid, Plan) else plan(grid)
-    runs = shard_of(plan_.runs, shard)
-    _prepare_output(out)
-    todo, skipped = pending(runs, out, force)
-    summary = Summary(skipped=skipped)
+    summary = Summary()
     claimed: dict = {}  # run_id -> Run, claims this process holds
     in_flight: dict = {}  # run_id -> Run, dispatched and not yet back
 
@@ -339,25 +345,36 @@ def run_grid(grid: "str | Path | Plan", out: str | Path = "results", n_jobs: int
         if on_result:
             on_result(run, status, summary)
 
-    def tasks(queue):
+    def tasks(queue, datasets):
         for run in queue:
-            if run.run_id in claimed or claim(out, run):
-                claimed[run.run_id] = run
-                results.clear_partial(out, run)
-                in_flight[run.run_id] = run
-                yield delayed(worker)(run, plan_.datasets[run.source])
-            else:
+            if not claim(out, run):
                 summary.busy += 1
+                continue
+            if not force and _finished_meanwhile(out, run):  # by another process, since we planned
+                release(out, run)
+                summary.skipped += 1
+                continue
+            claimed[run.run_id] = run
+            results.clear_partial(out, run)
+            in_flight[run.run_id] = run
+            yield delayed(worker)(run, datasets[run.source])
 
-    warm_up()
     signum = None
     with _sigterm_as_interrupt():
         try:
             with backend.active() as client:
+                plan_ = grid if isinstance(grid, Plan) else plan(grid)
+                runs = shard_of(plan_.runs, shard)
+                if on_start:
+                    on_start(len(runs))
+                _prepare_output(out)
+                todo, summary.skipped = pending(runs, out, force)
+                warm_up()
                 queue = iter(todo)
                 while True:
                     try:
-                        for landed in Parallel(return_as="generator_unordered")(tasks(queue)):
+                        for landed in Parallel(return_as="generator_unordered")(
+                                tasks(queue, plan_.datasets)):
                             land(*landed)
                         break
                     except backend.died() as exc:
