@@ -123,12 +123,14 @@ def generate(out: str | Path = "data", params: DataParams = DataParams(), force:
     """
     out = Path(out)
     params.validate()
-    existing = [_stored_params(out / f"{split}.parquet") for split in SPLITS]
-    if all(m is not None and m["params"] == vars(params) for m in existing):
+    paths = [out / f"{split}.parquet" for split in SPLITS]
+    same = [(_stored_params(p) or {}).get("params") == vars(params) for p in paths]
+    if all(same):
         return load(out), False
-    present = [out / f"{s}.parquet" for s in SPLITS if (out / f"{s}.parquet").exists()]
-    if present and not force:
-        raise InputError(f"{present[0]} holds a different dataset. Use --force to replace it, "
+    # a file of the same parameters may be another process's half-finished generate: complete it
+    different = [p for p, ok in zip(paths, same) if p.exists() and not ok]
+    if different and not force:
+        raise InputError(f"{different[0]} holds a different dataset. Use --force to replace it, "
                          "or choose another --out.")
     ds = make_dataset(params)
     for split in SPLITS:
