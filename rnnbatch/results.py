@@ -43,10 +43,12 @@ def to_table(run: Run, dataset, result, started: float, ended: float) -> pa.Tabl
     """The rows of one finished run, with provenance in the schema metadata."""
     c, n = run.config, len(result.test_mse)
     n_train, steps = dataset.train.shape
+    tuned = c.model != "naive"  # the baseline has no settings: store nulls, not defaults
     columns = {
         "run_id": [run.run_id] * n, "experiment": [run.experiment] * n,
-        "layers": [list(c.layers)] * n, "n_params": [result.n_params] * n, "lr": [c.lr] * n,
-        "init": [c.init] * n, "shuffle": [c.shuffle] * n, "clip": [c.clip] * n,
+        "layers": [list(c.layers)] * n, "n_params": [result.n_params] * n,
+        "lr": [c.lr if tuned else None] * n, "init": [c.init if tuned else None] * n,
+        "shuffle": [c.shuffle if tuned else None] * n, "clip": [c.clip if tuned else None] * n,
         "seed": [c.seed] * n, "data_seed": [run.source.params.seed if run.source.params else -1] * n,
         "dataset_id": [run.dataset_id] * n, "n_train": [n_train] * n,
         "n_test": [len(dataset.test)] * n, "steps": [steps] * n, "epoch": list(range(1, n + 1)),
