@@ -48,7 +48,7 @@ def init(layers, scheme: str, rng: np.random.Generator) -> np.ndarray:
 
 @njit(cache=True)
 def _offsets(sizes):
-    """Start of W^L and b^L in the flat vector, and of layer L's units in a step's activations."""
+    """Start of layer L's block and bias in the flat vectors, and of its units in a step."""
     n_layers = sizes.shape[0]
     w_off = np.zeros(n_layers, np.int64)
     b_off = np.zeros(n_layers, np.int64)
@@ -65,59 +65,104 @@ def _offsets(sizes):
     return w_off, b_off, u_off
 
 
-@njit(cache=True, inline="always")
-def _axpy(y, x, a):
-    """y += a x over contiguous vectors: the one inner loop of every kernel, vectorised by LLVM."""
-    for i in range(y.shape[0]):
-        y[i] += a * x[i]
+@njit(cache=True)
+def _weights(work, sizes, w_off, L):
+    """Views of layer L's w1 (n, p) and ws (n, n) in a working-layout vector."""
+    p, n = sizes[L - 1], sizes[L]
+    return (work[w_off[L]:w_off[L] + n * p].reshape((n, p)),
+            work[w_off[L] + n * p:w_off[L] + n * (p + n)].reshape((n, n)))
 
 
 @njit(cache=True)
-def _transpose(params, sizes, w_off, b_off, wt):
-    """wt[w_off[L]:b_off[L]] = (W^L).T, shape (p + n, n): the forward pass's axpy-form copy."""
+def _convert(src, sizes, w_off, b_off, dst, to_work):
+    """params layout (rows of [w1 | ws]) <-> working layout (w1, then ws, each row-major)."""
     for L in range(1, sizes.shape[0]):
-        n = sizes[L]
-        cols = sizes[L - 1] + n
-        W, T = params[w_off[L]:b_off[L]], wt[w_off[L]:b_off[L]]
+        p, n = sizes[L - 1], sizes[L]
+        flat = (src if to_work else dst)[w_off[L]:b_off[L]].reshape((n, p + n))
+        W1, Ws = _weights(dst if to_work else src, sizes, w_off, L)
         for i in range(n):
-            for j in range(cols):
-                T[j * n + i] = W[i * cols + j]
+            for j in range(p):
+                if to_work:
+                    W1[i, j] = flat[i, j]
+                else:
+                    flat[i, j] = W1[i, j]
+            for j in range(n):
+                if to_work:
+                    Ws[i, j] = flat[i, p + j]
+                else:
+                    flat[i, p + j] = Ws[i, j]
+        dst[b_off[L]:b_off[L] + n] = src[b_off[L]:b_off[L] + n]
+
+
+@njit(cache=True)
+def _transpose(work, sizes, w_off, wt):
+    """wt[w_off[L]:] = [w1 | ws].T, shape (p + n, n): the forward pass's axpy-form copy."""
+    for L in range(1, sizes.shape[0]):
+        p, n = sizes[L - 1], sizes[L]
+        W1, Ws = _weights(work, sizes, w_off, L)
+        T = wt[w_off[L]:w_off[L] + (p + n) * n].reshape((p + n, n))
+        for i in range(n):
+            for j in range(p):
+                T[j, i] = W1[i, j]
+            for j in range(n):
+                T[p + j, i] = Ws[i, j]
+
+
+@njit(cache=True, inline="always")
+def _add_rows(Y, s, M, m0, Z, z):
+    """Y[s, :] += sum_k Z[z, k] M[m0 + k, :], rows of M taken four at a time.
+
+    Each group adds (z0 M0 + z1 M1) + (z2 M2 + z3 M3) to the row of Y: the chain of dependent
+    additions through Y (which lives in memory) is one per four rows instead of one per row,
+    and that chain is what bounds a matrix-vector product this small. The inner loop runs along
+    contiguous rows (LLVM vectorises it); the order of the sums is fixed whatever the SIMD width.
+    """
+    n = Y.shape[1]
+    K = Z.shape[1]
+    k = 0
+    while k + 4 <= K:
+        z0, z1, z2, z3 = Z[z, k], Z[z, k + 1], Z[z, k + 2], Z[z, k + 3]
+        r = m0 + k
+        for i in range(n):
+            Y[s, i] += (z0 * M[r, i] + z1 * M[r + 1, i]) + (z2 * M[r + 2, i] + z3 * M[r + 3, i])
+        k += 4
+    while k < K:
+        zk = Z[z, k]
+        r = m0 + k
+        for i in range(n):
+            Y[s, i] += zk * M[r, i]
+        k += 1
 
 
 @njit(cache=True, error_model="numpy")
-def _forward(params, sizes, x, w_off, b_off, u_off, wt, act):
-    """Run the series ``x[:F]`` through the net; act[S, u] holds a^{L,S} (row 0 is the zero state).
+def _forward(work, sizes, x, w_off, b_off, u_off, wt, act):
+    """Run the series ``x[:F]`` through the net, a layer over all steps at a time.
 
-    dot^{L,S} = sum_j w1[:, j] a^{L-1,S}_j + sum_j ws[:, j] a^{L,S-1}_j (+ b), in that order, as
-    axpys over the rows of the transposed block (contiguous across the layer's units). A
-    one-unit layer takes the same sum as a dot product with its row of W.
+    act holds, per layer L, a^{L,S} for S = 0..F as an (F + 1, n) block (row 0 the zero
+    state; layer 0 is the input). dot^{L,S} = a^{L-1,S} . [w1 rows of wt] + a^{L,S-1} . [ws rows]
+    (+ b), i.e. the course's products taken column by column. Returns a^{N,F}.
     """
-    F = act.shape[0] - 1
-    act[0, :] = 0.0
+    F = x.shape[0] - 1
+    N = sizes.shape[0] - 1
+    act[0] = 0.0
     for S in range(1, F + 1):
-        act[S, 0] = x[S - 1]
-        for L in range(1, sizes.shape[0]):
-            p, n = sizes[L - 1], sizes[L]
-            below = act[S, u_off[L - 1]:u_off[L]]  # a^{L-1,S} (p,)
-            prev = act[S - 1, u_off[L]:u_off[L + 1]]  # a^{L,S-1} (n,)
-            out = act[S, u_off[L]:u_off[L + 1]]  # a^{L,S} (n,)
-            b = params[b_off[L]:b_off[L] + n]
-            if n == 1:
-                w = params[w_off[L]:b_off[L]]  # [w1 | ws] (p + 1,)
-                acc = 0.0
-                for j in range(p):
-                    acc += w[j] * below[j]
-                out[0] = tanh(acc + w[p] * prev[0] + b[0])
-            else:
-                T = wt[w_off[L]:b_off[L]]  # (p + n, n)
-                out[:] = 0.0
-                for j in range(p):
-                    _axpy(out, T[j * n:(j + 1) * n], below[j])
-                for j in range(n):
-                    _axpy(out, T[(p + j) * n:(p + j + 1) * n], prev[j])
-                for i in range(n):
-                    out[i] = tanh(out[i] + b[i])
-    return act[F, u_off[-2]]
+        act[S] = x[S - 1]
+    for L in range(1, N + 1):
+        p, n = sizes[L - 1], sizes[L]
+        below = act[(F + 1) * u_off[L - 1]:(F + 1) * u_off[L]].reshape((F + 1, p))
+        A = act[(F + 1) * u_off[L]:(F + 1) * u_off[L + 1]].reshape((F + 1, n))
+        T = wt[w_off[L]:w_off[L] + (p + n) * n].reshape((p + n, n))
+        b = work[b_off[L]:b_off[L] + n]
+        for i in range(n):
+            A[0, i] = 0.0
+        for S in range(1, F + 1):
+            for i in range(n):
+                A[S, i] = 0.0
+            _add_rows(A, S, T, 0, below, S)
+            _add_rows(A, S, T, p, A, S - 1)
+            for i in range(n):
+                A[S, i] = tanh(A[S, i] + b[i])
+    return act[(F + 1) * u_off[N] + F]
 
 
 @njit(cache=True, inline="always")
@@ -131,100 +176,117 @@ def _clipped(value, clip):
 
 
 @njit(cache=True, error_model="numpy")
-def _backward(params, sizes, y, clip, w_off, b_off, u_off, act, delta, grad):
+def _backward(work, sizes, y, clip, w_off, b_off, u_off, act, delta, grad):
     """BPTT for one series after :func:`_forward`; grad = sum of the course's update terms.
 
-    delta[S] holds D^{L,S} like act; row F + 1 stays zero, so every delta takes one form,
-    D^{L,S} = A' * (ws^L.T D^{L,S+1} + u), with u = w1^{L+1}.T D^{L+1,S} below the output
-    layer and u = (y - a^{N,F}) [S = F] at it; both products are axpys over rows of W.
+    A layer at a time from the output down, each over S = F..1 (D^{L,S} needs D^{L,S+1} and
+    D^{L+1,S} only). delta holds, per layer, D^{L,S} as an (F + 2, n) block whose row F + 1
+    stays zero, so every delta takes one form: D^{L,S} = A' * (ws^L.T D^{L,S+1} + u) with
+    u = w1^{L+1}.T D^{L+1,S} below the output layer and u = (y - a^{N,F}) [S = F] at it.
+    grad is in the working layout.
     """
-    F = act.shape[0] - 1
+    F = act.shape[0] // u_off[-1] - 1
     N = sizes.shape[0] - 1
-    err = y - act[F, u_off[N]]
-    delta[F + 1, :] = 0.0
-    for S in range(F, 0, -1):
-        for L in range(N, 0, -1):
-            p, n = sizes[L - 1], sizes[L]
-            cols = p + n
-            W = params[w_off[L]:b_off[L]]  # (n, p + n)
-            d = delta[S, u_off[L]:u_off[L + 1]]  # D^{L,S} (n,)
-            later = delta[S + 1, u_off[L]:u_off[L + 1]]  # D^{L,S+1} (n,)
-            d[:] = 0.0
-            for k in range(n):
-                _axpy(d, W[k * cols + p:(k + 1) * cols], later[k])
-            if L < N:
-                n_up = sizes[L + 1]
-                W_up = params[w_off[L + 1]:b_off[L + 1]]  # (n_up, n + n_up)
-                above = delta[S, u_off[L + 1]:u_off[L + 2]]  # D^{L+1,S} (n_up,)
-                for k in range(n_up):
-                    _axpy(d, W_up[k * (n + n_up):k * (n + n_up) + n], above[k])
-            elif S == F:
-                d[0] += err
-            a = act[S, u_off[L]:u_off[L + 1]]
-            for i in range(n):
-                d[i] = _clipped((1.0 - a[i] * a[i]) * d[i], clip)
-    # grad^L = sum_S D^{L,S} [a^{L-1,S}; a^{L,S-1}].T, row i an axpy per step; b^L: sum_S D^{L,S}
-    grad[:] = 0.0
-    for L in range(1, N + 1):
+    err = y - act[(F + 1) * u_off[N] + F]
+    for L in range(N, 0, -1):
         p, n = sizes[L - 1], sizes[L]
-        cols = p + n
-        G = grad[w_off[L]:b_off[L]]  # (n, p + n)
-        g_b = grad[b_off[L]:b_off[L] + n]
-        for S in range(1, F + 1):
-            below = act[S, u_off[L - 1]:u_off[L]]
-            prev = act[S - 1, u_off[L]:u_off[L + 1]]  # zero at S = 1: the ws sum starts at S = 2
-            d = delta[S, u_off[L]:u_off[L + 1]]
+        below = act[(F + 1) * u_off[L - 1]:(F + 1) * u_off[L]].reshape((F + 1, p))
+        A = act[(F + 1) * u_off[L]:(F + 1) * u_off[L + 1]].reshape((F + 1, n))
+        D = delta[(F + 2) * u_off[L]:(F + 2) * u_off[L + 1]].reshape((F + 2, n))
+        Ws = _weights(work, sizes, w_off, L)[1]
+        if L < N:  # the layer above: w1^{L+1} (n_up, n) and D^{L+1} (F + 2, n_up)
+            W1_up = _weights(work, sizes, w_off, L + 1)[0]
+            above = delta[(F + 2) * u_off[L + 1]:(F + 2) * u_off[L + 2]].reshape((F + 2, sizes[L + 1]))
+        for i in range(n):
+            D[F + 1, i] = 0.0
+        for S in range(F, 0, -1):
             for i in range(n):
-                _axpy(G[i * cols:i * cols + p], below, d[i])
-                _axpy(G[i * cols + p:(i + 1) * cols], prev, d[i])
-                g_b[i] += d[i]
+                D[S, i] = 0.0
+            _add_rows(D, S, Ws, 0, D, S + 1)
+            if L < N:
+                _add_rows(D, S, W1_up, 0, above, S)
+            elif S == F:
+                D[S, 0] += err
+            for i in range(n):
+                D[S, i] = _clipped((1.0 - A[S, i] * A[S, i]) * D[S, i], clip)
+        # update terms: sum_S D^{L,S} a^{L-1,S}.T, sum_{S>=2} D^{L,S} a^{L,S-1}.T, sum_S D^{L,S}
+        G1, Gs = _weights(grad, sizes, w_off, L)
+        gb = grad[b_off[L]:b_off[L] + n]
+        G1[:, :] = 0.0
+        Gs[:, :] = 0.0
+        gb[:] = 0.0
+        for S in range(1, F + 1):
+            for i in range(n):
+                d = D[S, i]
+                gb[i] += d
+                for j in range(p):
+                    G1[i, j] += d * below[S, j]
+                if S > 1:
+                    for j in range(n):
+                        Gs[i, j] += d * A[S - 1, j]
     return err
 
 
 @njit(cache=True, error_model="numpy")
 def _train_epoch(params, sizes, X, order, lr, clip):
-    """One epoch of per-series SGD; returns (mean squared error before each update, ok)."""
+    """One epoch of per-series SGD; returns (mean squared error before each update, ok).
+
+    The weights are worked on in their working layout (w1 and ws apart) and written back to
+    ``params`` at the end (or when the error stops being finite).
+    """
     w_off, b_off, u_off = _offsets(sizes)
-    n_steps = X.shape[1] - 1
-    act = np.zeros((n_steps + 1, u_off[-1]))
-    delta = np.zeros((n_steps + 2, u_off[-1]))
+    F = X.shape[1] - 1
+    work = np.empty(params.shape[0])
+    _convert(params, sizes, w_off, b_off, work, True)
+    act = np.zeros((F + 1) * u_off[-1])
+    delta = np.zeros((F + 2) * u_off[-1])
     grad = np.zeros(params.shape[0])
     wt = np.zeros(params.shape[0])
-    _transpose(params, sizes, w_off, b_off, wt)
+    _transpose(work, sizes, w_off, wt)
     sse = 0.0
+    ok = True
     for r in range(order.shape[0]):
         x = X[order[r]]
-        _forward(params, sizes, x, w_off, b_off, u_off, wt, act)
-        err = _backward(params, sizes, x[n_steps], clip, w_off, b_off, u_off, act, delta, grad)
+        _forward(work, sizes, x, w_off, b_off, u_off, wt, act)
+        err = _backward(work, sizes, x[F], clip, w_off, b_off, u_off, act, delta, grad)
         if not np.isfinite(err):
-            return np.nan, False
+            ok = False
+            break
         sse += err * err
-        _axpy(params, grad, lr)
-        _transpose(params, sizes, w_off, b_off, wt)
-    return sse / order.shape[0], True
+        for k in range(work.shape[0]):
+            work[k] += lr * grad[k]
+        _transpose(work, sizes, w_off, wt)
+    _convert(work, sizes, w_off, b_off, params, False)
+    return (sse / order.shape[0], True) if ok else (np.nan, False)
 
 
 @njit(cache=True, error_model="numpy")
 def _predict(params, sizes, X):
     w_off, b_off, u_off = _offsets(sizes)
-    act = np.zeros((X.shape[1], u_off[-1]))
+    work = np.empty(params.shape[0])
+    _convert(params, sizes, w_off, b_off, work, True)
     wt = np.zeros(params.shape[0])
-    _transpose(params, sizes, w_off, b_off, wt)
+    _transpose(work, sizes, w_off, wt)
+    act = np.zeros(X.shape[1] * u_off[-1])
     out = np.empty(X.shape[0])
     for r in range(X.shape[0]):
-        out[r] = _forward(params, sizes, X[r], w_off, b_off, u_off, wt, act)
+        out[r] = _forward(work, sizes, X[r], w_off, b_off, u_off, wt, act)
     return out
 
 
 @njit(cache=True, error_model="numpy")
 def _gradient(params, sizes, x, clip):
     w_off, b_off, u_off = _offsets(sizes)
-    n_steps = x.shape[0] - 1
-    act = np.zeros((n_steps + 1, u_off[-1]))
-    delta = np.zeros((n_steps + 2, u_off[-1]))
-    grad = np.zeros(params.shape[0])
+    F = x.shape[0] - 1
+    work = np.empty(params.shape[0])
+    _convert(params, sizes, w_off, b_off, work, True)
     wt = np.zeros(params.shape[0])
-    _transpose(params, sizes, w_off, b_off, wt)
-    _forward(params, sizes, x, w_off, b_off, u_off, wt, act)
-    _backward(params, sizes, x[n_steps], clip, w_off, b_off, u_off, act, delta, grad)
-    return grad
+    _transpose(work, sizes, w_off, wt)
+    act = np.zeros((F + 1) * u_off[-1])
+    delta = np.zeros((F + 2) * u_off[-1])
+    grad = np.zeros(params.shape[0])
+    _forward(work, sizes, x, w_off, b_off, u_off, wt, act)
+    _backward(work, sizes, x[F], clip, w_off, b_off, u_off, act, delta, grad)
+    out = np.empty(params.shape[0])
+    _convert(grad, sizes, w_off, b_off, out, False)
+    return out
