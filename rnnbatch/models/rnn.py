@@ -134,6 +134,30 @@ def _add_rows(Y, s, M, m0, Z, z):
         k += 1
 
 
+@njit(cache=True, inline="always")
+def _add_outer(G, i, D, Z, shift):
+    """G[i, :] = sum_{S=1..F} D[S, i] Z[S + shift, :] (D is (F + 2, n)), steps four at a time.
+
+    The grouping is :func:`_add_rows`'s, for the same reason: one dependent addition into the
+    row of G per four steps.
+    """
+    for j in range(G.shape[1]):
+        G[i, j] = 0.0
+    last = D.shape[0] - 2
+    S = 1
+    while S + 3 <= last:
+        d0, d1, d2, d3 = D[S, i], D[S + 1, i], D[S + 2, i], D[S + 3, i]
+        r = S + shift
+        for j in range(G.shape[1]):
+            G[i, j] += (d0 * Z[r, j] + d1 * Z[r + 1, j]) + (d2 * Z[r + 2, j] + d3 * Z[r + 3, j])
+        S += 4
+    while S <= last:
+        d, r = D[S, i], S + shift
+        for j in range(G.shape[1]):
+            G[i, j] += d * Z[r, j]
+        S += 1
+
+
 @njit(cache=True, error_model="numpy")
 def _forward(work, sizes, x, w_off, b_off, u_off, wt, act):
     """Run the series ``x[:F]`` through the net, a layer over all steps at a time.
@@ -212,18 +236,13 @@ def _backward(work, sizes, y, clip, w_off, b_off, u_off, act, delta, grad):
         # update terms: sum_S D^{L,S} a^{L-1,S}.T, sum_{S>=2} D^{L,S} a^{L,S-1}.T, sum_S D^{L,S}
         G1, Gs = _weights(grad, sizes, w_off, L)
         gb = grad[b_off[L]:b_off[L] + n]
-        G1[:, :] = 0.0
-        Gs[:, :] = 0.0
-        gb[:] = 0.0
-        for S in range(1, F + 1):
-            for i in range(n):
-                d = D[S, i]
-                gb[i] += d
-                for j in range(p):
-                    G1[i, j] += d * below[S, j]
-                if S > 1:
-                    for j in range(n):
-                        Gs[i, j] += d * A[S - 1, j]
+        for i in range(n):
+            _add_outer(G1, i, D, below, 0)
+            _add_outer(Gs, i, D, A, -1)  # A[0] is the zero state: S = 1 adds nothing
+            total = 0.0
+            for S in range(1, F + 1):
+                total += D[S, i]
+            gb[i] = total
     return err
 
 
