@@ -8,12 +8,16 @@ The input is a series' first ``steps - 1`` values, the target its last. Every la
 
 ``clip > 0`` clips every delta elementwise as it is computed. Parameter layout, one flat vector,
 per layer: W^L of shape (n, p) row-major, then b^L (n,). The scaled init uses temp = (p + n) / 2.
+
+Kernels: each unit's dot product runs in four interleaved partial sums (``_common.dot``); all
+deltas are computed first, then every layer is updated in one pass, W^L[i] += lr (D_i a^{L-1}),
+a contiguous axpy per row (the same rounding as forming the gradient, then adding lr times it).
 """
 
 import numpy as np
 from numba import njit
 
-from ._common import init_uniform
+from ._common import dot, init_uniform, tanh
 
 
 def layer_shapes(layers):
@@ -46,27 +50,27 @@ def _offsets(sizes):
     return w_off, b_off, u_off
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _forward(params, sizes, x, w_off, b_off, u_off, act):
     """act holds every layer's activations end to end, the input first."""
-    act[: sizes[0]] = x[: sizes[0]]
+    for j in range(sizes[0]):
+        act[j] = x[j]
     for L in range(1, sizes.shape[0]):
         p, n = sizes[L - 1], sizes[L]
+        a_in = act[u_off[L - 1]:u_off[L]]
         for i in range(n):
             row = w_off[L] + i * p
-            acc = 0.0
-            for j in range(p):
-                acc += params[row + j] * act[u_off[L - 1] + j]
-            act[u_off[L] + i] = np.tanh(acc + params[b_off[L] + i])
+            act[u_off[L] + i] = tanh(dot(params[row:row + p], a_in) + params[b_off[L] + i])
     return act[u_off[sizes.shape[0] - 1]]
 
 
-@njit(cache=True)
-def _backward(params, sizes, y, clip, w_off, b_off, u_off, act, delta, grad):
+@njit(cache=True, error_model="numpy")
+def _backward(params, sizes, y, clip, w_off, u_off, act, delta):
+    """All deltas D^L, output layer first, into delta (laid out like act); returns y - a^N."""
     N = sizes.shape[0] - 1
     err = y - act[u_off[N]]
     for L in range(N, 0, -1):
-        p, n = sizes[L - 1], sizes[L]
+        n = sizes[L]
         for i in range(n):
             if L == N:
                 acc = err
@@ -80,36 +84,42 @@ def _backward(params, sizes, y, clip, w_off, b_off, u_off, act, delta, grad):
             if clip > 0.0:
                 d = min(max(d, -clip), clip)
             delta[u_off[L] + i] = d
-        for i in range(n):
-            d = delta[u_off[L] + i]
-            row = w_off[L] + i * p
-            for j in range(p):
-                grad[row + j] = d * act[u_off[L - 1] + j]
-            grad[b_off[L] + i] = d
     return err
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
+def _add_update(target, scale, sizes, w_off, b_off, u_off, act, delta):
+    """target += scale * (update terms): W^L[i] += scale (D_i a^{L-1}), b^L[i] += scale D_i."""
+    for L in range(1, sizes.shape[0]):
+        p, n = sizes[L - 1], sizes[L]
+        a_in = act[u_off[L - 1]:u_off[L]]
+        for i in range(n):
+            d = delta[u_off[L] + i]
+            row = target[w_off[L] + i * p:w_off[L] + (i + 1) * p]
+            for j in range(p):
+                row[j] += scale * (d * a_in[j])
+            target[b_off[L] + i] += scale * d
+
+
+@njit(cache=True, error_model="numpy")
 def _train_epoch(params, sizes, X, order, lr, clip):
     w_off, b_off, u_off = _offsets(sizes)
     act = np.zeros(u_off[-1])
     delta = np.zeros(u_off[-1])
-    grad = np.zeros(params.shape[0])
     n_in = sizes[0]
     sse = 0.0
     for r in range(order.shape[0]):
         x = X[order[r]]
         _forward(params, sizes, x, w_off, b_off, u_off, act)
-        err = _backward(params, sizes, x[n_in], clip, w_off, b_off, u_off, act, delta, grad)
+        err = _backward(params, sizes, x[n_in], clip, w_off, u_off, act, delta)
         if not np.isfinite(err):
             return np.nan, False
         sse += err * err
-        for k in range(params.shape[0]):
-            params[k] += lr * grad[k]
+        _add_update(params, lr, sizes, w_off, b_off, u_off, act, delta)
     return sse / order.shape[0], True
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _predict(params, sizes, X):
     w_off, b_off, u_off = _offsets(sizes)
     act = np.zeros(u_off[-1])
@@ -119,12 +129,13 @@ def _predict(params, sizes, X):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _gradient(params, sizes, x, clip):
     w_off, b_off, u_off = _offsets(sizes)
     act = np.zeros(u_off[-1])
     delta = np.zeros(u_off[-1])
     grad = np.zeros(params.shape[0])
     _forward(params, sizes, x, w_off, b_off, u_off, act)
-    _backward(params, sizes, x[sizes[0]], clip, w_off, b_off, u_off, act, delta, grad)
+    _backward(params, sizes, x[sizes[0]], clip, w_off, u_off, act, delta)
+    _add_update(grad, 1.0, sizes, w_off, b_off, u_off, act, delta)
     return grad
