@@ -46,6 +46,9 @@ def init(layers, scheme: str, rng: np.random.Generator) -> np.ndarray:
     return init_uniform(layer_shapes(layers), radii if scheme == "scaled" else None, rng)
 
 
+NARROW = 8  # layers narrower than this take the scalar paths (too short to vectorise)
+
+
 @njit(cache=True)
 def _offsets(sizes):
     """Start of layer L's block and bias in the flat vectors, and of its units in a step."""
@@ -175,10 +178,21 @@ def _forward(work, sizes, x, w_off, b_off, u_off, wt, act):
         p, n = sizes[L - 1], sizes[L]
         below = act[(F + 1) * u_off[L - 1]:(F + 1) * u_off[L]].reshape((F + 1, p))
         A = act[(F + 1) * u_off[L]:(F + 1) * u_off[L + 1]].reshape((F + 1, n))
-        T = wt[w_off[L]:w_off[L] + (p + n) * n].reshape((p + n, n))
         b = work[b_off[L]:b_off[L] + n]
         for i in range(n):
             A[0, i] = 0.0
+        if n < NARROW:  # one scalar dot product per unit, in registers
+            W1, Ws = _weights(work, sizes, w_off, L)
+            for S in range(1, F + 1):
+                for i in range(n):
+                    acc = 0.0
+                    for j in range(p):
+                        acc += W1[i, j] * below[S, j]
+                    for j in range(n):
+                        acc += Ws[i, j] * A[S - 1, j]
+                    A[S, i] = tanh(acc + b[i])
+            continue
+        T = wt[w_off[L]:w_off[L] + (p + n) * n].reshape((p + n, n))
         for S in range(1, F + 1):
             for i in range(n):
                 A[S, i] = 0.0
@@ -224,6 +238,18 @@ def _backward(work, sizes, y, clip, w_off, b_off, u_off, act, delta, grad):
         for i in range(n):
             D[F + 1, i] = 0.0
         for S in range(F, 0, -1):
+            if n < NARROW:  # one scalar dot product per unit, down the columns
+                for i in range(n):
+                    acc = 0.0
+                    for k in range(n):
+                        acc += Ws[k, i] * D[S + 1, k]
+                    if L < N:
+                        for k in range(sizes[L + 1]):
+                            acc += W1_up[k, i] * above[S, k]
+                    elif S == F:
+                        acc += err
+                    D[S, i] = _clipped((1.0 - A[S, i] * A[S, i]) * acc, clip)
+                continue
             for i in range(n):
                 D[S, i] = 0.0
             _add_rows(D, S, Ws, 0, D, S + 1)
