@@ -33,6 +33,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import llvmlite  # noqa: E402
+from llvmlite.binding import get_host_cpu_name as host_cpu_name  # noqa: E402
 import numba  # noqa: E402
 
 from rnnbatch.data import DataParams, make_dataset  # noqa: E402
@@ -95,7 +96,7 @@ def compile_cost():
 def main():
     print(f"cores (os.cpu_count): {os.cpu_count()}, one thread used; {platform.processor() or platform.machine()}")
     print(f"python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}, "
-          f"llvmlite {llvmlite.__version__}, LLVM target {numba.config.CPU_NAME or 'host'}")
+          f"llvmlite {llvmlite.__version__}, LLVM target {numba.config.CPU_NAME or host_cpu_name()}")
     data = make_dataset(DataParams())
     X = data.train
     n_series, steps = X.shape[0], X.shape[1] - 1

@@ -4,13 +4,18 @@
 and it stops LLVM from vectorising a layer's loop), so the kernels use their own, built from
 plain arithmetic that vectorises across a layer::
 
-    tanh(x) = sign(x) e / (e + 2),   e = expm1(2|x|) = 2^k (1 + q) - 1,   q = expm1(r)
+    tanh(x) = sign(x) e / (e + 2),   e = expm1(2|x|) = 2^k q + (2^k - 1),   q = expm1(r)
     k = round(2|x| / ln 2),  r = 2|x| - k ln 2  (|r| <= ln2 / 2, ln 2 split in two parts)
 
 with q the degree-13 Taylor polynomial of expm1 (truncation < 5e-18 relative), evaluated in
-Estrin form to keep its latency short. Its error is a few ulp, like libm's (checked against
-``np.tanh`` in the tests of the kernels through the oracle at 1e-12). |x| >= 20 gives +-1
-exactly (tanh(20) rounds to 1), NaN stays NaN.
+Estrin form to keep its latency short, and 2^k built exactly from k's bits. Against np.tanh
+it is within 5 ulp (absolute error <= 2.3e-16) on 2.2 million points over [-400, 400]; the
+kernels equal the libm-based oracle to 1e-12 after hundreds of updates. |x| >= 20 gives +-1
+(tanh(20) rounds to 1), NaN stays NaN. The same IEEE operations run in a vector lane or a
+scalar remainder, so a value does not depend on where in a layer it falls.
+
+Kernels calling ``tanh`` use ``error_model="numpy"``: Python's error model checks the division
+for zero, and that branch stops LLVM from vectorising. No kernel uses fastmath flags.
 """
 
 import numpy as np

@@ -19,6 +19,23 @@ ws += lr sum_{S>=2} D a^{L,S-1}.T. With ``clip > 0`` every delta is clipped elem
 
 Parameter layout, one flat float64 vector, per layer L (p = size of L-1, n = size of L):
 ``W^L`` of shape (n, p + n) row-major, the columns being [w1^L | ws^L], then ``b^L`` (n,).
+
+How the kernels compute it (the same arithmetic, other loop orders; single-threaded, no
+fastmath flags, so LLVM neither reassociates nor contracts, and every sum below is taken in
+an order fixed by the code alone, the same whatever the CPU's SIMD width):
+
+* A training epoch works on a *working layout* of the weights, w1^L (n, p) and ws^L (n, n)
+  apart, row-major (``_convert``; written back to ``params`` when the epoch ends), plus
+  ``wt``, the transposed blocks [w1 | ws].T (p + n, n), refreshed once per series.
+* Passes go a layer at a time over all steps (forward L = 1..N, backward L = N..1), since
+  a^{L,S} needs only a^{L-1,S} and a^{L,S-1}, and D^{L,S} only D^{L,S+1} and D^{L+1,S};
+  activations and deltas are per-layer (steps, n) blocks indexed by loop variables only
+  (2D views made once per layer and series: no slicing, no reference counting in the loops).
+* Layers of 8 units or more compute a matrix-vector product as sums of contiguous rows
+  (``_add_rows``: y += z_k M_k, four rows per pass, vectorised along the layer), narrower
+  layers as one scalar dot product per unit. The update terms are summed over the steps, four
+  steps per pass along rows of the gradient (``_add_outer``).
+* tanh is ``_common.tanh`` (a few ulp from libm's, vectorisable).
 """
 
 import numpy as np
