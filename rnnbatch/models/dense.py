@@ -50,7 +50,7 @@ def _offsets(sizes):
     return w_off, b_off, u_off
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, inline="always")
 def _forward(params, sizes, x, w_off, b_off, u_off, act):
     """act holds every layer's activations end to end, the input first."""
     for j in range(sizes[0]):
@@ -64,7 +64,7 @@ def _forward(params, sizes, x, w_off, b_off, u_off, act):
     return act[u_off[sizes.shape[0] - 1]]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, inline="always")
 def _backward(params, sizes, y, clip, w_off, u_off, act, delta):
     """All deltas D^L, output layer first, into delta (laid out like act); returns y - a^N."""
     N = sizes.shape[0] - 1
@@ -87,7 +87,7 @@ def _backward(params, sizes, y, clip, w_off, u_off, act, delta):
     return err
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, inline="always")
 def _add_update(target, scale, sizes, w_off, b_off, u_off, act, delta):
     """target += scale * (update terms): W^L[i] += scale (D_i a^{L-1}), b^L[i] += scale D_i."""
     for L in range(1, sizes.shape[0]):
