@@ -159,11 +159,18 @@ def _add_outer(G, i, D, Z, shift):
     """G[i, :] = sum_{S=1..F} D[S, i] Z[S + shift, :] (D is (F + 2, n)), steps four at a time.
 
     The grouping is :func:`_add_rows`'s, for the same reason: one dependent addition into the
-    row of G per four steps.
+    row of G per four steps. Rows shorter than NARROW are summed step by step in registers.
     """
+    last = D.shape[0] - 2
+    if G.shape[1] < NARROW:  # short rows: scalar sums over the steps, in registers
+        for j in range(G.shape[1]):
+            total = 0.0
+            for S in range(1, last + 1):
+                total += D[S, i] * Z[S + shift, j]
+            G[i, j] = total
+        return
     for j in range(G.shape[1]):
         G[i, j] = 0.0
-    last = D.shape[0] - 2
     S = 1
     while S + 3 <= last:
         d0, d1, d2, d3 = D[S, i], D[S + 1, i], D[S + 2, i], D[S + 3, i]
