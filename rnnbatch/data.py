@@ -155,7 +155,12 @@ def _read_split(path: Path, steps: int | None) -> tuple[np.ndarray, dict]:
     except (OSError, pa.ArrowException) as exc:
         raise DataError(f"{path} is not a readable Parquet file ({exc}). "
                         "Regenerate it with rnnbatch generate --force.") from exc
-    meta = json.loads((table.schema.metadata or {}).get(METADATA_KEY, b"{}"))
+    try:  # provenance only: garbled metadata leaves the dataset's parameters unknown
+        meta = json.loads((table.schema.metadata or {}).get(METADATA_KEY, b"{}"))
+    except ValueError:
+        meta = {}
+    if not isinstance(meta, dict):
+        meta = {}
     if not _is_series_schema(table.schema):
         raise DataError(f"{path} has the wrong schema: expected a 'values' column of float lists, "
                         f"got {table.schema.to_string(show_schema_metadata=False)!r}.")

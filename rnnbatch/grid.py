@@ -224,6 +224,8 @@ def parse(text: str, source: str = "grid") -> tuple[list[DataSource], list[tuple
                 model=settings["model"], layers=tuple(settings.get("layers", ())),
                 lr=float(settings["lr"]), epochs=settings["epochs"], init=settings["init"],
                 shuffle=settings["shuffle"], clip=float(settings["clip"]), seed=seed)))
+    if sources[0].params is not None:  # the steps are known: check before any data is made
+        check_fits(configs, sources[0].params.steps, source)
     return sources, configs
 
 
