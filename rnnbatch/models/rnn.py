@@ -129,13 +129,14 @@ def _transpose(work, sizes, w_off, wt):
 
 
 @njit(cache=True, inline="always")
-def _add_rows(Y, s, M, m0, Z, z):
-    """Y[s, :] += sum_k Z[z, k] M[m0 + k, :], rows of M taken four at a time.
+def _add_rows(Y, s, M, m0, Z, z, fresh):
+    """Y[s, :] (+)= sum_k Z[z, k] M[m0 + k, :], rows of M taken four at a time; with ``fresh``
+    the first group sets the row of Y instead of adding to it.
 
     Each group adds (z0 M0 + z1 M1) + (z2 M2 + z3 M3) to the row of Y: the chain of dependent
-    additions through Y (which lives in memory) is one per four rows instead of one per row,
-    and that chain is what bounds a matrix-vector product this small. The inner loop runs along
-    contiguous rows (LLVM vectorises it); the order of the sums is fixed whatever the SIMD width.
+    additions through Y, which lives in memory and is what bounds a matrix-vector product this
+    small, is one per four rows instead of one per row. The inner loop runs along contiguous
+    rows (LLVM vectorises it); the order of the sums is fixed whatever the SIMD width.
     """
     n = Y.shape[1]
     K = Z.shape[1]
@@ -143,14 +144,17 @@ def _add_rows(Y, s, M, m0, Z, z):
     while k + 4 <= K:
         z0, z1, z2, z3 = Z[z, k], Z[z, k + 1], Z[z, k + 2], Z[z, k + 3]
         r = m0 + k
+        first = fresh and k == 0
         for i in range(n):
-            Y[s, i] += (z0 * M[r, i] + z1 * M[r + 1, i]) + (z2 * M[r + 2, i] + z3 * M[r + 3, i])
+            t = (z0 * M[r, i] + z1 * M[r + 1, i]) + (z2 * M[r + 2, i] + z3 * M[r + 3, i])
+            Y[s, i] = t if first else Y[s, i] + t
         k += 4
     while k < K:
         zk = Z[z, k]
         r = m0 + k
+        first = fresh and k == 0
         for i in range(n):
-            Y[s, i] += zk * M[r, i]
+            Y[s, i] = zk * M[r, i] if first else Y[s, i] + zk * M[r, i]
         k += 1
 
 
@@ -218,10 +222,8 @@ def _forward(work, sizes, x, w_off, b_off, u_off, wt, act):
             continue
         T = wt[w_off[L]:w_off[L] + (p + n) * n].reshape((p + n, n))
         for S in range(1, F + 1):
-            for i in range(n):
-                A[S, i] = 0.0
-            _add_rows(A, S, T, 0, below, S)
-            _add_rows(A, S, T, p, A, S - 1)
+            _add_rows(A, S, T, 0, below, S, True)
+            _add_rows(A, S, T, p, A, S - 1, False)
             for i in range(n):
                 A[S, i] = tanh(A[S, i] + b[i])
     return act[(F + 1) * u_off[N] + F]
@@ -274,11 +276,9 @@ def _backward(work, sizes, y, clip, w_off, b_off, u_off, act, delta, grad):
                         acc += err
                     D[S, i] = _clipped((1.0 - A[S, i] * A[S, i]) * acc, clip)
                 continue
-            for i in range(n):
-                D[S, i] = 0.0
-            _add_rows(D, S, Ws, 0, D, S + 1)
+            _add_rows(D, S, Ws, 0, D, S + 1, True)
             if L < N:
-                _add_rows(D, S, W1_up, 0, above, S)
+                _add_rows(D, S, W1_up, 0, above, S, False)
             elif S == F:
                 D[S, 0] += err
             for i in range(n):
