@@ -44,9 +44,9 @@ from tests import oracle  # noqa: E402
 LR = 0.01
 # model, layers, oracle, series the oracle runs, oracle repeats, kernel repeats, target speed-up
 CASES = [
-    ("rnn", (1, 20, 20, 1), oracle.rnn_train, 100, 3, 5, 40.0),
-    ("rnn", (1, 6, 1), oracle.rnn_train, 300, 3, 7, 300.0),
-    ("dense", (50, 1), oracle.dense_train, 2000, 3, 21, 100.0),
+    ("rnn", (1, 20, 20, 1), oracle.rnn_train, 100, 3, 9, 40.0),
+    ("rnn", (1, 6, 1), oracle.rnn_train, 300, 3, 15, 300.0),
+    ("dense", (50, 1), oracle.dense_train, 2000, 3, 51, 100.0),
 ]
 GFLOPS_TARGET = 8.0
 FAMILIES = {"rnn": rnn, "dense": dense}
