@@ -34,7 +34,7 @@ an order fixed by the code alone, the same whatever the CPU's SIMD width):
 * Layers of 8 units or more compute a matrix-vector product as sums of contiguous rows
   (``_add_rows``: y += z_k M_k, four rows per pass, vectorised along the layer), narrower
   layers as one scalar dot product per unit. The update terms are summed over the steps, four
-  steps per pass along rows of the gradient (``_add_outer``).
+  steps per pass along rows of the gradient (``_add_outer``), rows shorter than 8 in registers.
 * tanh is ``_common.tanh`` (a few ulp from libm's, vectorisable).
 """
 
@@ -116,9 +116,11 @@ def _convert(src, sizes, w_off, b_off, dst, to_work):
 
 @njit(cache=True)
 def _transpose(work, sizes, w_off, wt):
-    """wt[w_off[L]:] = [w1 | ws].T, shape (p + n, n): the forward pass's axpy-form copy."""
+    """wt[w_off[L]:] = [w1 | ws].T, shape (p + n, n): the forward pass's row-sum copy (wide layers)."""
     for L in range(1, sizes.shape[0]):
         p, n = sizes[L - 1], sizes[L]
+        if n < NARROW:
+            continue
         W1, Ws = _weights(work, sizes, w_off, L)
         T = wt[w_off[L]:w_off[L] + (p + n) * n].reshape((p + n, n))
         for i in range(n):
