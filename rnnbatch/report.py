@@ -122,7 +122,9 @@ def aggregate(table: pa.Table, epoch: int | None = None) -> list[dict]:
             reached = [e for e, m in points if fig.met(m)]
             row["course_reached_at"] = reached[0] if reached else None
         rows.append(row)
-    return sorted(rows, key=lambda row: (row["experiment"], row["layers"], row["lr"]))
+    # the baseline has no lr (None), and may share an experiment and layers with a trained model
+    return sorted(rows, key=lambda row: (row["experiment"], row["layers"], row["lr"] is not None,
+                                         row["lr"] or 0.0, row["model"]))
 
 
 def _fmt(value) -> str:
