@@ -69,24 +69,28 @@ def _with_keys(table: pa.Table) -> pa.Table:
 
 def aggregate(table: pa.Table, epoch: int | None = None) -> list[dict]:
     """One dict per configuration, sorted by experiment name."""
-    table = _with_keys(table)
-    last = table.group_by("run_id").aggregate([("epoch", "max")])
-    target = table.join(last, "run_id")
+    # a fixed row order and single-threaded grouping: float sums, so the same results give
+    # the same report to the last bit whatever order the files were read in
+    table = _with_keys(table).sort_by([("run_id", "ascending"), ("epoch", "ascending")])
+    last = table.group_by("run_id", use_threads=False).aggregate([("epoch", "max")])
+    target = table.join(last, "run_id", use_threads=False).sort_by(
+        [("run_id", "ascending"), ("epoch", "ascending")])
     mask = pc.equal(target["epoch"], epoch if epoch is not None else target["epoch_max"])
     final = target.filter(mask)
     if epoch is not None and final.num_rows == 0:
         raise InputError(f"No run reached epoch {epoch}. Choose an --epoch within the runs' epochs.")
 
-    per_config = final.group_by(CONFIG_KEYS).aggregate([
+    per_config = final.group_by(CONFIG_KEYS, use_threads=False).aggregate([
         ("seed", "count_distinct"), ("test_mse", "mean"),
         ("test_mse", "stddev", pc.VarianceOptions(ddof=1)), ("test_mse", "min"),
         ("test_mse", "max"), ("epoch", "max"), ("n_params", "max"),
     ])
     diverged = table.filter(pc.equal(table["status"], "diverged")).group_by(
-        CONFIG_KEYS + ["run_id"]).aggregate([]).group_by(CONFIG_KEYS).aggregate(
+        CONFIG_KEYS + ["run_id"], use_threads=False).aggregate([]).group_by(
+        CONFIG_KEYS, use_threads=False).aggregate(
         [("run_id", "count")])
-    timing = table.group_by(CONFIG_KEYS).aggregate([("epoch_seconds", "mean")])
-    curves = table.group_by(CONFIG_KEYS + ["epoch"]).aggregate([("test_mse", "mean")])
+    timing = table.group_by(CONFIG_KEYS, use_threads=False).aggregate([("epoch_seconds", "mean")])
+    curves = table.group_by(CONFIG_KEYS + ["epoch"], use_threads=False).aggregate([("test_mse", "mean")])
 
     def key(row):
         return tuple(row[k] for k in CONFIG_KEYS)

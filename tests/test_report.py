@@ -277,3 +277,11 @@ def test_render_rejects_unknown_format():
     with pytest.raises(Exception) as info:
         report.render([], "xml")
     assert str(info.value) == "--format must be one of table, markdown, csv, json. Got 'xml'."
+
+
+def test_report_is_deterministic_to_the_last_bit(cli_runner, res):
+    outputs = {cli_runner.invoke(main, ["report", res, "--format", "json"]).output for _ in range(5)}
+    assert len(outputs) == 1
+    table = results.read(res)
+    order = np.random.default_rng(0).permutation(table.num_rows)
+    assert report.aggregate(table.take(order)) == report.aggregate(table)
