@@ -126,7 +126,11 @@ def generate(out: str | Path = "data", params: DataParams = DataParams(), force:
     paths = [out / f"{split}.parquet" for split in SPLITS]
     same = [(_stored_params(p) or {}).get("params") == vars(params) for p in paths]
     if all(same):
-        return load(out), False
+        try:
+            return load(out), False
+        except DataError:
+            if not force:  # its message says to regenerate with --force
+                raise
     # a file of the same parameters may be another process's half-finished generate: complete it
     different = [p for p, ok in zip(paths, same) if p.exists() and not ok]
     if different and not force:

@@ -178,6 +178,9 @@ def _expand(experiment: dict, defaults: dict, owner: str) -> list[tuple[dict, in
     if "model" not in merged:
         raise InputError(f"{owner} has no 'model'. Add model = one of {', '.join(MODELS)}.")
     keys = [k for k in SETTINGS if k in merged and k != "seeds"]
+    for key in keys:
+        if merged[key] == []:  # an empty list would silently expand into no runs at all
+            raise _fail(key, owner, f"{CHECKS[key][1]}, or a non-empty list of those", [])
     out = []
     for combo in itertools.product(*(_choices(k, merged[k]) for k in keys)):
         settings = dict(zip(keys, combo))

@@ -110,5 +110,9 @@ def read(out: str | Path) -> pa.Table:
     out = Path(out)
     if not out.is_dir() or not any(out.glob("model=*/*.parquet")):
         raise InputError(f"No results under {out}. Make some with: rnnbatch run GRID --out {out}")
-    dataset = pads.dataset(out, format="parquet", partitioning="hive")
-    return dataset.to_table()
+    try:
+        return pads.dataset(out, format="parquet", partitioning="hive").to_table()
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"Cannot read the results under {out}: {str(exc).rstrip('.')}. Rerunning the grid with "
+                         f"rnnbatch run GRID --out {out} moves a corrupt file aside and redoes "
+                         "its run.") from None

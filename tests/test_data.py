@@ -206,3 +206,16 @@ def test_fingerprint_depends_only_on_content():
     c = data.make_dataset(data.DataParams(seed=2, train=4, test=2, steps=5))
     assert a.fingerprint == b.fingerprint != c.fingerprint
     assert len(a.fingerprint) == 16
+
+
+def test_generate_force_repairs_a_broken_file_with_intact_metadata(cli_runner, fs):
+    assert cli_runner.invoke(main, ARGS).exit_code == 0
+    table = pq.read_table("data/train.parquet")
+    pq.write_table(table.slice(0, 0), "data/train.parquet")  # metadata kept, rows gone
+    result = cli_runner.invoke(main, ARGS)
+    assert_one_error_line(result, "data/train.parquet holds no series. "
+                                  "Regenerate it with rnnbatch generate --force.")
+    result = cli_runner.invoke(main, ARGS + ["--force"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Wrote data/train.parquet")
+    assert pq.read_table("data/train.parquet").equals(table)

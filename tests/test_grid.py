@@ -57,6 +57,10 @@ INVALID = {
                                     "seeds from 0) or a list of ints >= 0. Got 0."),
     "seeds-negative-in-list": (_exp(seeds="[0, -2]"), "The 'seeds' of experiment 'x' must be an "
                                "int >= 1 (that many seeds from 0) or a list of ints >= 0. Got [0, -2]."),
+    "empty-lr-list": (_exp(lr="[]"), "The 'lr' of experiment 'x' must be a float > 0, or a non-empty "
+                                     "list of those. Got []."),
+    "empty-model-list": (_exp(model="[]"), "The 'model' of experiment 'x' must be one of 'naive', "
+                         "'dense', 'rnn', or a non-empty list of those. Got []."),
     "unknown-model": (_exp(model='"lstm"'), "The 'model' of experiment 'x' must be one of 'naive', "
                                             "'dense', 'rnn'. Got 'lstm'."),
     "unknown-init": (_exp(init='"xavier"'), "The 'init' of experiment 'x' must be one of 'scaled', "

@@ -285,3 +285,25 @@ def test_report_is_deterministic_to_the_last_bit(cli_runner, res):
     table = results.read(res)
     order = np.random.default_rng(0).permutation(table.num_rows)
     assert report.aggregate(table.take(order)) == report.aggregate(table)
+
+
+def test_report_on_a_corrupt_result_file(cli_runner, fs):
+    os.makedirs("res/model=rnn")
+    with open("res/model=rnn/0123456789abcdef.parquet", "wb") as fh:
+        fh.write(b"not parquet")
+    result = cli_runner.invoke(main, ["report", "res"])
+    line = assert_one_error_line(result, starts="Cannot read the results under res: ")
+    assert "res/model=rnn/0123456789abcdef.parquet" in line
+    assert line.endswith("Rerunning the grid with rnnbatch run GRID --out res moves a corrupt file "
+                         "aside and redoes its run.")
+
+
+def test_report_ignores_hidden_leftovers(cli_runner, res, tmp_path):
+    import shutil
+    copy = tmp_path / "res"
+    shutil.copytree(res, copy)
+    (copy / "model=rnn" / ".0123456789abcdef.parquet.1.tmp").write_bytes(b"half a file")
+    (copy / ".corrupt").mkdir()
+    (copy / ".corrupt" / "x.parquet").write_bytes(b"junk")
+    assert cli_runner.invoke(main, ["report", str(copy), "--format", "json"]).output == \
+        cli_runner.invoke(main, ["report", res, "--format", "json"]).output
