@@ -14,7 +14,7 @@ import pytest
 from rnnbatch import __version__, data, results
 from rnnbatch.cli import main
 
-from .conftest import TINY_DATA, TINY_GRID, TINY_GRID_RUNS
+from .conftest import TINY_DATA, TINY_GRID, TINY_GRID_RUNS, assert_one_error_line
 
 DONE = re.compile(r"Done: (\d+) ran, (\d+) skipped \(complete\), (\d+) diverged, (\d+) failed "
                   r"in \d+\.\ds\. Results in (\S+)")
@@ -190,3 +190,46 @@ def test_results_read_by_other_tools(cli_runner, fs, write_grid, reader):
         got = duckdb.sql("select model, count(*) from read_parquet('res/**/*.parquet', "
                          "hive_partitioning = true) group by model order by model").fetchall()
         assert got == [("dense", 4), ("naive", 1), ("rnn", 8)]
+
+
+def test_rerun_moves_a_corrupt_result_aside(cli_runner, fs, write_grid):
+    path = write_grid(TINY_GRID)
+    _run(cli_runner, path, "--jobs", "1")
+    victim = sorted(fs.joinpath("res").glob("model=rnn/*.parquet"))[0]
+    good = victim.read_bytes()
+    victim.write_bytes(good[: len(good) // 2])  # a torn write
+    result, counts = _run(cli_runner, path, "--jobs", "1")
+    assert counts == (1, TINY_GRID_RUNS - 1, 0, 0)
+    [warning] = result.stderr.splitlines()
+    assert warning.startswith(f"Warning: {os.path.join('res', 'model=rnn', victim.name)} was unreadable (")
+    assert "; moved it to res/.corrupt/" in warning and warning.endswith(" and will rerun it.")
+    [moved] = list(fs.joinpath("res", ".corrupt").iterdir())
+    assert moved.read_bytes() == good[: len(good) // 2]
+    assert results.is_complete(victim, victim.stem)
+
+
+def test_generate_into_an_unwritable_place(cli_runner, fs):
+    open("afile", "w").close()
+    result = cli_runner.invoke(main, ["generate", "--out", "afile/d", "--train", "5", "--test", "3"])
+    assert_one_error_line(result, "Cannot write to afile/d: Not a directory. "
+                                  "Choose a writable output directory.")
+
+
+@pytest.mark.xfail(strict=True, reason="runner.run_grid checks that --out is writable only after "
+                   "plan() has generated the grid's dataset under data/")
+def test_run_into_an_unwritable_place_writes_nothing(cli_runner, fs, write_grid):
+    path = write_grid(TINY_GRID)
+    open("afile", "w").close()
+    result = cli_runner.invoke(main, ["run", path, "--out", "afile/res"])
+    assert_one_error_line(result, "Cannot write results to afile/res: Not a directory. "
+                                  "Choose a writable --out.")
+    assert sorted(os.listdir(".")) == ["afile", "grid.toml"]
+
+
+@pytest.mark.xfail(strict=True, raises=FileNotFoundError,
+                   reason="cli.report writes --out with Path.write_text unguarded: a missing "
+                   "directory is a traceback, not an Error: line")
+def test_report_out_into_a_missing_directory(cli_runner, fs, write_grid):
+    _run(cli_runner, write_grid(TINY_GRID), "--jobs", "1")
+    result = cli_runner.invoke(main, ["report", "res", "--out", "nope/report.md"])
+    assert_one_error_line(result, starts="Cannot write nope/report.md")
