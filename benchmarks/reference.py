@@ -13,7 +13,7 @@ Resumable like any ``rnnbatch run``: rerunning only fills the gaps. Not part of 
 import argparse
 import os
 
-from rnnbatch import report, runner
+from rnnbatch import report, results, runner
 
 
 def main() -> None:
@@ -27,6 +27,7 @@ def main() -> None:
                                   f"{status:<8} {run.experiment} seed {run.config.seed}", flush=True))
     print(f"{summary.done} ran, {summary.skipped} already done, {summary.seconds:.0f}s "
           f"on {args.jobs or os.cpu_count()} worker(s)\n")
+    print(report.course_table(results.read(args.out)))
     print(report.report(args.out, "markdown"))
 
 

@@ -191,6 +191,28 @@ def _nan_to_none(rows):
             for r in rows]
 
 
+def course_table(table: pa.Table) -> str:
+    """Markdown: each course figure beside the measured mean ± std at the figure's epoch (its
+    stated one, else the run's last), whether it was met, and where the seed mean reaches it."""
+    lines = ["| configuration | course states | measured (mean ± std, seeds) | met | first reached "
+             "(seed mean) | best seed mean (epoch) |", "|---|---|---|---|---|---|"]
+    for row in aggregate(table):
+        if row["course"] is None:
+            continue
+        fig = course_figure(row["model"], row["layers"], row["lr"], row["init"])
+        at = fig.epoch or row["epoch"]
+        same = [r for r in aggregate(table, at) if all(r[k] == row[k] for k in
+                                                        ("experiment", "layers", "lr", "dataset"))]
+        measured = f"{same[0]['test_mse_mean']:.5f} ± {same[0]['test_mse_std'] or 0:.5f} " \
+                   f"({same[0]['seeds']}) @ {at}" if same else f"not run to epoch {at}"
+        reached = row["course_reached_at"]
+        where = f"epoch {reached}" if reached else f"not within {row['epoch']} epochs"
+        lines.append(f"| {row['experiment']} {row['model']} {row['layers']} lr {_fmt(row['lr'])} "
+                     f"| {row['course']} | {measured} | {'yes' if row['course_met'] else 'no'} "
+                     f"| {where} | {_fmt(row['best_mse'])} ({row['best_epoch']}) |")
+    return "\n".join(lines) + "\n"
+
+
 def report(out: str = "results", fmt: str = "table", epoch: int | None = None) -> str:
     """Read every result under ``out`` and render the aggregated table."""
     if epoch is not None and epoch < 1:
