@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from . import __version__, data, report as reportmod, runner
-from .errors import RnnbatchError
+from .errors import OutputError, RnnbatchError
 
 EXIT_FAILED_RUNS = 1
 
@@ -175,7 +175,11 @@ def report(results, fmt, out_file, epoch):
     except RnnbatchError as exc:
         raise _fail(exc) from None
     if out_file:
-        Path(out_file).write_text(text, encoding="utf-8")
+        try:
+            Path(out_file).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise _fail(OutputError(f"Cannot write {out_file}: {exc.strerror or exc}. "
+                                    "Choose a writable --out.")) from None
     else:
         click.echo(text, nl=False)
 

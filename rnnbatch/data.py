@@ -114,6 +114,17 @@ def _stored_params(path: Path) -> dict | None:
         return None
 
 
+def _holds(out: Path, params: DataParams) -> list[bool]:
+    """Per split, whether the file at ``out`` records exactly ``params``."""
+    return [(_stored_params(out / f"{split}.parquet") or {}).get("params") == vars(params)
+            for split in SPLITS]
+
+
+def load_or_make(out: str | Path, params: DataParams) -> Dataset:
+    """The dataset for ``params``: read from ``out`` if it is there, else made in memory only."""
+    return load(out) if all(_holds(Path(out), params)) else make_dataset(params)
+
+
 def generate(out: str | Path = "data", params: DataParams = DataParams(), force: bool = False
              ) -> tuple[Dataset, bool]:
     """Make the dataset for ``params`` under ``out``; return it and whether anything was written.
@@ -124,7 +135,7 @@ def generate(out: str | Path = "data", params: DataParams = DataParams(), force:
     out = Path(out)
     params.validate()
     paths = [out / f"{split}.parquet" for split in SPLITS]
-    same = [(_stored_params(p) or {}).get("params") == vars(params) for p in paths]
+    same = _holds(out, params)
     if all(same):
         try:
             return load(out), False
@@ -134,8 +145,8 @@ def generate(out: str | Path = "data", params: DataParams = DataParams(), force:
     # a file of the same parameters may be another process's half-finished generate: complete it
     different = [p for p, ok in zip(paths, same) if p.exists() and not ok]
     if different and not force:
-        raise InputError(f"{different[0]} holds a different dataset. Use --force to replace it, "
-                         "or choose another --out.")
+        raise InputError(f"{different[0]} holds a different dataset. Replace it with rnnbatch "
+                         "generate --force, or choose another directory.")
     ds = make_dataset(params)
     for split in SPLITS:
         write_parquet_atomic(_split_table(ds, split), out / f"{split}.parquet")

@@ -61,9 +61,14 @@ def _dataset(source: DataSource, materialise: bool):
         return datamod.load(source.path)
     if materialise:
         return datamod.generate(source.location, source.params)[0]
-    if (source.location / "train.parquet").exists():
-        return datamod.load(source.location)
-    return datamod.make_dataset(source.params)
+    return datamod.load_or_make(source.location, source.params)
+
+
+def materialise(plan_: Plan) -> None:
+    """Write the plan's generated datasets to disk, as ``rnnbatch generate`` would."""
+    for source in plan_.datasets:
+        if source.path is None:
+            datamod.generate(source.location, source.params)
 
 
 def plan(grid_path: str | Path, materialise: bool = True) -> Plan:
@@ -259,13 +264,20 @@ def connect(address: str, timeout: float = 5.0):
                          "Check the address, or start one with: dask scheduler.") from None
 
 
+def _check_shard(shard: tuple[int, int] | None) -> None:
+    if shard is None:
+        return
+    index, count = shard
+    if not (isinstance(index, int) and isinstance(count, int) and count >= 1 and 0 <= index < count):
+        raise InputError(f"--shard must be I/N with 0 <= I < N. Got {index}/{count}.")
+
+
 def shard_of(runs: list[Run], shard: tuple[int, int] | None) -> list[Run]:
     """Shard I of N (I from 0) takes every N-th run in run-id order: N shards cover each run once."""
     if shard is None:
         return runs
+    _check_shard(shard)
     index, count = shard
-    if not (isinstance(index, int) and isinstance(count, int) and count >= 1 and 0 <= index < count):
-        raise InputError(f"--shard must be I/N with 0 <= I < N. Got {index}/{count}.")
     chosen = {r.run_id for r in sorted(runs, key=lambda r: r.run_id)[index::count]}
     return [r for r in runs if r.run_id in chosen]
 
@@ -322,6 +334,7 @@ def run_grid(grid: "str | Path | Plan", out: str | Path = "results", n_jobs: int
     """
     backend = backend or Backend(n_jobs=n_jobs)
     backend.validate()
+    _check_shard(shard)
     if retries < 0:
         raise InputError(f"--retries must be an int >= 0. Got {retries}.")
     out = Path(out)
@@ -363,11 +376,13 @@ def run_grid(grid: "str | Path | Plan", out: str | Path = "results", n_jobs: int
     with _sigterm_as_interrupt():
         try:
             with backend.active() as client:
-                plan_ = grid if isinstance(grid, Plan) else plan(grid)
+                # everything is validated before the first byte is written
+                plan_ = grid if isinstance(grid, Plan) else plan(grid, materialise=False)
                 runs = shard_of(plan_.runs, shard)
+                _prepare_output(out)
+                materialise(plan_)
                 if on_start:
                     on_start(len(runs))
-                _prepare_output(out)
                 todo, summary.skipped = pending(runs, out, force)
                 warm_up()
                 queue = iter(todo)

@@ -215,8 +215,6 @@ def test_generate_into_an_unwritable_place(cli_runner, fs):
                                   "Choose a writable output directory.")
 
 
-@pytest.mark.xfail(strict=True, reason="runner.run_grid checks that --out is writable only after "
-                   "plan() has generated the grid's dataset under data/")
 def test_run_into_an_unwritable_place_writes_nothing(cli_runner, fs, write_grid):
     path = write_grid(TINY_GRID)
     open("afile", "w").close()
@@ -226,9 +224,6 @@ def test_run_into_an_unwritable_place_writes_nothing(cli_runner, fs, write_grid)
     assert sorted(os.listdir(".")) == ["afile", "grid.toml"]
 
 
-@pytest.mark.xfail(strict=True, raises=FileNotFoundError,
-                   reason="cli.report writes --out with Path.write_text unguarded: a missing "
-                   "directory is a traceback, not an Error: line")
 def test_report_out_into_a_missing_directory(cli_runner, fs, write_grid):
     _run(cli_runner, write_grid(TINY_GRID), "--jobs", "1")
     result = cli_runner.invoke(main, ["report", "res", "--out", "nope/report.md"])

@@ -90,8 +90,8 @@ def test_generate_different_params_refused_unless_force(cli_runner, fs):
     before = pq.read_table("data/train.parquet")
     other = ARGS[:4] + ["4"] + ARGS[5:]
     result = cli_runner.invoke(main, other)
-    assert_one_error_line(result, "data/train.parquet holds a different dataset. Use --force to "
-                                  "replace it, or choose another --out.")
+    assert_one_error_line(result, "data/train.parquet holds a different dataset. Replace it with "
+                                  "rnnbatch generate --force, or choose another directory.")
     assert pq.read_table("data/train.parquet").equals(before)
 
     result = cli_runner.invoke(main, other + ["--force"])

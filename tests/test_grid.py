@@ -132,9 +132,7 @@ def test_jobs_zero(cli_runner, fs, write_grid):
 
 @pytest.mark.parametrize("args,message", [
     (["--retries", "-1"], "--retries must be an int >= 0. Got -1."),
-    pytest.param(["--shard", "3/2"], "--shard must be I/N with 0 <= I < N. Got 3/2.",
-                 marks=pytest.mark.xfail(strict=True, reason="runner.run_grid checks the shard "
-                                         "range only after plan() has generated the data directory")),
+    (["--shard", "3/2"], "--shard must be I/N with 0 <= I < N. Got 3/2."),
     (["--shard", "x"], "--shard must be I/N (such as 0/4) or 'slurm'. Got 'x'."),
     (["--backend", "dask"], "--backend dask needs --scheduler tcp://HOST:PORT "
                             "(start one with: dask scheduler)."),

@@ -298,6 +298,159 @@ def _backward(work, sizes, y, clip, w_off, b_off, u_off, act, delta, grad):
     return err
 
 
+LANES = 8  # nets whose layers all have at most this many units take the lane path below
+
+
+@njit(cache=True)
+def _fits_lanes(sizes):
+    for L in range(sizes.shape[0]):
+        if sizes[L] > LANES:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _lanes(flat, sizes, W8, to_lanes):
+    """params layout <-> lane layout W8 (N + 1, LANES, 2 LANES + 1): row i of layer L holds
+    w1^L[i] in columns 0..p-1, ws^L[i] in LANES..LANES+n-1 and b^L[i] in column 2 LANES;
+    every other entry stays zero."""
+    w_off, b_off, _ = _offsets(sizes)
+    for L in range(1, sizes.shape[0]):
+        p, n = sizes[L - 1], sizes[L]
+        block = flat[w_off[L]:b_off[L]].reshape((n, p + n))
+        for i in range(n):
+            for j in range(p + n):
+                c = j if j < p else LANES + j - p
+                if to_lanes:
+                    W8[L, i, c] = block[i, j]
+                else:
+                    block[i, j] = W8[L, i, c]
+            if to_lanes:
+                W8[L, i, 2 * LANES] = flat[b_off[L] + i]
+            else:
+                flat[b_off[L] + i] = W8[L, i, 2 * LANES]
+
+
+@njit(cache=True)
+def _transpose_lanes(W8, WT8):
+    """WT8[L] = W8[L].T, shape (2 LANES + 1, LANES): columns of [w1 | ws | b] as lane vectors."""
+    for L in range(W8.shape[0]):
+        for i in range(LANES):
+            for c in range(2 * LANES + 1):
+                WT8[L, c, i] = W8[L, i, c]
+
+
+@njit(cache=True, error_model="numpy")
+def _forward_lanes(WT8, sizes, x, act8):
+    """:func:`_forward` with every layer held in LANES lanes; act8 (N + 1, F + 1, LANES),
+    a^{L,S} in lanes 0..n-1 of act8[L, S] (row 0 and the other lanes zero). Returns a^{N,F}.
+
+    dot = b + sum_{j<p} w1[:, j] a^{L-1,S}_j + sum_{j<n} ws[:, j] a^{L,S-1}_j, summed in
+    this order, then tanh, over all LANES lanes: loops of fixed width that LLVM turns into
+    vector code, whose padding lanes (zero weights) hold tanh(0) = 0.
+    """
+    F = x.shape[0] - 1
+    N = sizes.shape[0] - 1
+    for S in range(1, F + 1):
+        act8[0, S, 0] = x[S - 1]
+    for L in range(1, N + 1):
+        p, n = sizes[L - 1], sizes[L]
+        for S in range(1, F + 1):
+            for i in range(LANES):
+                act8[L, S, i] = WT8[L, 2 * LANES, i]
+            for j in range(p):
+                z = act8[L - 1, S, j]
+                for i in range(LANES):
+                    act8[L, S, i] += WT8[L, j, i] * z
+            for j in range(n):
+                z = act8[L, S - 1, j]
+                for i in range(LANES):
+                    act8[L, S, i] += WT8[L, LANES + j, i] * z
+            for i in range(LANES):
+                act8[L, S, i] = tanh(act8[L, S, i])
+    return act8[N, F, 0]
+
+
+@njit(cache=True, error_model="numpy")
+def _backward_lanes(W8, sizes, y, clip, act8, delta8, G8):
+    """:func:`_backward` in lanes: delta8 (N + 1, F + 2, LANES), row F + 1 zero; G8 gets the
+    update terms in W8's layout (bias column included).
+
+    D^{L,S} = A' * (sum_{k<n} D^{L,S+1}_k ws^L[k] + sum_{k<n_up} D^{L+1,S}_k w1^{L+1}[k])
+    lane-wise (rows of the weights are lane vectors), and as each D^{L,S} is made its update
+    terms are added: G[i] += D^{L,S}_i [a^{L-1,S} | a^{L,S-1} | 1], so the sums over the steps
+    run S = F..1.
+    """
+    F = act8.shape[1] - 1
+    N = sizes.shape[0] - 1
+    err = y - act8[N, F, 0]
+    for L in range(N, 0, -1):
+        n = sizes[L]
+        n_up = sizes[L + 1] if L < N else 0
+        for i in range(n):
+            for c in range(2 * LANES + 1):
+                G8[L, i, c] = 0.0
+        for S in range(F, 0, -1):
+            for i in range(LANES):
+                delta8[L, S, i] = 0.0
+            for k in range(n):
+                d = delta8[L, S + 1, k]
+                for i in range(LANES):
+                    delta8[L, S, i] += W8[L, k, LANES + i] * d
+            for k in range(n_up):
+                d = delta8[L + 1, S, k]
+                for i in range(LANES):
+                    delta8[L, S, i] += W8[L + 1, k, i] * d
+            if L == N and S == F:
+                delta8[L, S, 0] += err
+            for i in range(LANES):
+                a = act8[L, S, i]
+                delta8[L, S, i] = _clipped((1.0 - a * a) * delta8[L, S, i], clip)
+            for i in range(n):
+                d = delta8[L, S, i]
+                for j in range(LANES):
+                    G8[L, i, j] += d * act8[L - 1, S, j]
+                    G8[L, i, LANES + j] += d * act8[L, S - 1, j]
+                G8[L, i, 2 * LANES] += d
+    return err
+
+
+@njit(cache=True)
+def _lane_state(params, sizes, F):
+    """Zeroed lane-path arrays for series of F steps: W8 (from params), WT8, act8, delta8, G8."""
+    N = sizes.shape[0] - 1
+    W8 = np.zeros((N + 1, LANES, 2 * LANES + 1))
+    _lanes(params, sizes, W8, True)
+    WT8 = np.zeros((N + 1, 2 * LANES + 1, LANES))
+    _transpose_lanes(W8, WT8)
+    act8 = np.zeros((N + 1, F + 1, LANES))
+    delta8 = np.zeros((N + 1, F + 2, LANES))
+    return W8, WT8, act8, delta8, np.zeros_like(W8)
+
+
+@njit(cache=True, error_model="numpy")
+def _train_epoch_lanes(params, sizes, X, order, lr, clip):
+    """:func:`_train_epoch` on the lane layout (every layer at most LANES units)."""
+    F = X.shape[1] - 1
+    W8, WT8, act8, delta8, G8 = _lane_state(params, sizes, F)
+    w, g = W8.reshape(-1), G8.reshape(-1)
+    sse = 0.0
+    ok = True
+    for r in range(order.shape[0]):
+        x = X[order[r]]
+        _forward_lanes(WT8, sizes, x, act8)
+        err = _backward_lanes(W8, sizes, x[F], clip, act8, delta8, G8)
+        if not np.isfinite(err):
+            ok = False
+            break
+        sse += err * err
+        for k in range(w.shape[0]):
+            w[k] += lr * g[k]
+        _transpose_lanes(W8, WT8)
+    _lanes(params, sizes, W8, False)
+    return (sse / order.shape[0], True) if ok else (np.nan, False)
+
+
 @njit(cache=True, error_model="numpy")
 def _train_epoch(params, sizes, X, order, lr, clip):
     """One epoch of per-series SGD; returns (mean squared error before each update, ok).
@@ -305,6 +458,8 @@ def _train_epoch(params, sizes, X, order, lr, clip):
     The weights are worked on in their working layout (w1 and ws apart) and written back to
     ``params`` at the end (or when the error stops being finite).
     """
+    if _fits_lanes(sizes):
+        return _train_epoch_lanes(params, sizes, X, order, lr, clip)
     w_off, b_off, u_off = _offsets(sizes)
     F = X.shape[1] - 1
     work = np.empty(params.shape[0])
@@ -333,13 +488,18 @@ def _train_epoch(params, sizes, X, order, lr, clip):
 
 @njit(cache=True, error_model="numpy")
 def _predict(params, sizes, X):
+    out = np.empty(X.shape[0])
+    if _fits_lanes(sizes):
+        W8, WT8, act8, _, _ = _lane_state(params, sizes, X.shape[1] - 1)
+        for r in range(X.shape[0]):
+            out[r] = _forward_lanes(WT8, sizes, X[r], act8)
+        return out
     w_off, b_off, u_off = _offsets(sizes)
     work = np.empty(params.shape[0])
     _convert(params, sizes, w_off, b_off, work, True)
     wt = np.zeros(params.shape[0])
     _transpose(work, sizes, w_off, wt)
     act = np.zeros(X.shape[1] * u_off[-1])
-    out = np.empty(X.shape[0])
     for r in range(X.shape[0]):
         out[r] = _forward(work, sizes, X[r], w_off, b_off, u_off, wt, act)
     return out
@@ -347,8 +507,15 @@ def _predict(params, sizes, X):
 
 @njit(cache=True, error_model="numpy")
 def _gradient(params, sizes, x, clip):
-    w_off, b_off, u_off = _offsets(sizes)
     F = x.shape[0] - 1
+    out = np.empty(params.shape[0])
+    if _fits_lanes(sizes):
+        W8, WT8, act8, delta8, G8 = _lane_state(params, sizes, F)
+        _forward_lanes(WT8, sizes, x, act8)
+        _backward_lanes(W8, sizes, x[F], clip, act8, delta8, G8)
+        _lanes(out, sizes, G8, False)
+        return out
+    w_off, b_off, u_off = _offsets(sizes)
     work = np.empty(params.shape[0])
     _convert(params, sizes, w_off, b_off, work, True)
     wt = np.zeros(params.shape[0])
@@ -358,6 +525,5 @@ def _gradient(params, sizes, x, clip):
     grad = np.zeros(params.shape[0])
     _forward(work, sizes, x, w_off, b_off, u_off, wt, act)
     _backward(work, sizes, x[F], clip, w_off, b_off, u_off, act, delta, grad)
-    out = np.empty(params.shape[0])
     _convert(grad, sizes, w_off, b_off, out, False)
     return out
