@@ -120,17 +120,21 @@ def _holds(out: Path, params: DataParams) -> list[bool]:
             for split in SPLITS]
 
 
-def load_or_make(out: str | Path, params: DataParams) -> Dataset:
-    """The dataset for ``params``: read from ``out`` if it is there, else made in memory only."""
-    return load(out) if all(_holds(Path(out), params)) else make_dataset(params)
+def load_or_make(out: str | Path, params: DataParams) -> tuple[Dataset, bool]:
+    """The dataset for ``params`` and whether it is on disk: read from ``out`` if it is there,
+    else made in memory only (:func:`save` or :func:`generate` writes it)."""
+    if all(_holds(Path(out), params)):
+        return load(out), True
+    return make_dataset(params), False
 
 
-def generate(out: str | Path = "data", params: DataParams = DataParams(), force: bool = False
-             ) -> tuple[Dataset, bool]:
+def generate(out: str | Path = "data", params: DataParams = DataParams(), force: bool = False,
+             made: Dataset | None = None) -> tuple[Dataset, bool]:
     """Make the dataset for ``params`` under ``out``; return it and whether anything was written.
 
     The same parameters at an existing path are a no-op. Different data there is refused
-    unless ``force``. Each file is written atomically.
+    unless ``force``. Each file is written atomically. ``made`` is the same dataset already
+    generated in memory (by :func:`load_or_make`), to write instead of drawing it again.
     """
     out = Path(out)
     params.validate()
@@ -147,10 +151,15 @@ def generate(out: str | Path = "data", params: DataParams = DataParams(), force:
     if different and not force:
         raise InputError(f"{different[0]} holds a different dataset. Replace it with rnnbatch "
                          "generate --force, or choose another directory.")
-    ds = make_dataset(params)
-    for split in SPLITS:
-        write_parquet_atomic(_split_table(ds, split), out / f"{split}.parquet")
+    ds = made if made is not None and made.params == params else make_dataset(params)
+    save(ds, out)
     return ds, True
+
+
+def save(ds: Dataset, out: str | Path) -> None:
+    """Write both splits of ``ds`` under ``out``, each atomically."""
+    for split in SPLITS:
+        write_parquet_atomic(_split_table(ds, split), Path(out) / f"{split}.parquet")
 
 
 def _is_series_schema(schema: pa.Schema) -> bool:

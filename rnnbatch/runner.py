@@ -34,6 +34,7 @@ STALE_CLAIM_SECONDS = 24 * 3600
 class Plan:
     runs: list[Run]
     datasets: dict  # DataSource -> Dataset
+    unsaved: set = field(default_factory=set)  # generated sources made in memory only
 
 
 @dataclass
@@ -57,24 +58,30 @@ class Interrupted(Exception):
 # -- planning ----------------------------------------------------------------------------------
 
 def _dataset(source: DataSource, materialise: bool):
+    """The source's dataset and whether it is on disk."""
     if source.path is not None:
-        return datamod.load(source.path)
+        return datamod.load(source.path), True
     if materialise:
-        return datamod.generate(source.location, source.params)[0]
+        return datamod.generate(source.location, source.params)[0], True
     return datamod.load_or_make(source.location, source.params)
 
 
 def materialise(plan_: Plan) -> None:
-    """Write the plan's generated datasets to disk, as ``rnnbatch generate`` would."""
-    for source in plan_.datasets:
-        if source.path is None:
-            datamod.generate(source.location, source.params)
+    """Write the plan's datasets that exist only in memory, as ``rnnbatch generate`` would."""
+    for source in sorted(plan_.unsaved, key=lambda s: str(s.location)):
+        datamod.generate(source.location, source.params, made=plan_.datasets[source])
+    plan_.unsaved.clear()
 
 
 def plan(grid_path: str | Path, materialise: bool = True) -> Plan:
-    """Validate the grid, get its datasets (making missing ones unless a dry run) and list runs."""
+    """Validate the grid, get its datasets (writing missing ones unless ``materialise`` is
+    False: then they are made in memory, and :func:`materialise` writes them) and list runs."""
     sources, configs = gridmod.read(grid_path)
-    datasets = {s: _dataset(s, materialise) for s in sources}
+    datasets, unsaved = {}, set()
+    for source in sources:
+        datasets[source], on_disk = _dataset(source, materialise)
+        if not on_disk:
+            unsaved.add(source)
     runs, seen = [], set()
     for source, dataset in datasets.items():
         gridmod.check_fits(configs, dataset.train.shape[1], str(grid_path))
@@ -83,7 +90,7 @@ def plan(grid_path: str | Path, materialise: bool = True) -> Plan:
             if run.run_id not in seen:  # the same settings under two names run once
                 seen.add(run.run_id)
                 runs.append(run)
-    return Plan(runs, datasets)
+    return Plan(runs, datasets, unsaved)
 
 
 # -- claims: one live process computes a run -------------------------------------------------
@@ -116,6 +123,7 @@ def claim(out: Path, run: Run) -> bool:
     path = _claim_path(out, run)
     path.parent.mkdir(parents=True, exist_ok=True)
     body = f"{socket.gethostname()} {os.getpid()} {time.time():.3f}\n".encode()
+    took_over = False
     for _ in range(2):
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -131,11 +139,14 @@ def claim(out: Path, run: Run) -> bool:
             try:
                 os.rename(path, stale)
                 stale.unlink()
+                took_over = True
             except FileNotFoundError:
                 pass
             continue
         with os.fdopen(fd, "wb") as fh:
             fh.write(body)
+        if took_over:  # the dead holder may have left a half-written temp file
+            results.clear_partial(out, run)
         return True
     return False
 
@@ -148,7 +159,7 @@ def release(out: Path, run: Run) -> None:
 
 def execute(run: Run, dataset) -> tuple:
     """Worker side: train one run; returns (run, table or None, failure reason or None)."""
-    warm_up()  # a fresh worker loads the kernels here, outside the timed epochs
+    warm_up([run.config.model])  # a fresh worker loads the kernels here, outside the timed epochs
     started = time.time()
     try:
         result = train(run.config, dataset)
@@ -157,18 +168,27 @@ def execute(run: Run, dataset) -> tuple:
     return run, results.to_table(run, dataset, result, started, time.time()), None
 
 
-def warm_up() -> None:
-    """Compile (or load from numba's cache) every kernel once in the parent, so workers
-    load compiled code instead of racing to compile and write the same cache files."""
+_WARM: set = set()
+_WARM_UP_LAYERS = {"rnn": (1, 1), "dense": (2, 1)}
+
+
+def warm_up(models=tuple(TRAINABLE)) -> None:
+    """Compile (or load from numba's cache) the kernels of ``models`` once per process.
+
+    Called in the parent before fan-out, so workers load compiled code instead of racing to
+    compile and write the same cache files; a naive-only grid loads no kernels at all.
+    """
     writable, readonly = np.zeros((2, 3)), np.zeros((2, 3))
     readonly.flags.writeable = False  # joblib hands workers read-only memmaps of the data
     order = np.arange(2, dtype=np.int64)
-    for family, layers in ((TRAINABLE["rnn"], (1, 1)), (TRAINABLE["dense"], (2, 1))):
+    for model in set(models) & set(TRAINABLE) - _WARM:
+        family, layers = TRAINABLE[model], _WARM_UP_LAYERS[model]
         sizes = np.asarray(layers, dtype=np.int64)
         params = np.zeros(family.n_params(layers))
         for X in (writable, readonly):
             family._train_epoch(params, sizes, X, order, 0.1, 0.0)
             family._predict(params, sizes, X)
+        _WARM.add(model)
 
 
 @contextmanager
@@ -368,7 +388,6 @@ def run_grid(grid: "str | Path | Plan", out: str | Path = "results", n_jobs: int
                 summary.skipped += 1
                 continue
             claimed[run.run_id] = run
-            results.clear_partial(out, run)
             in_flight[run.run_id] = run
             yield delayed(worker)(run, datasets[run.source])
 
@@ -384,7 +403,7 @@ def run_grid(grid: "str | Path | Plan", out: str | Path = "results", n_jobs: int
                 if on_start:
                     on_start(len(runs))
                 todo, summary.skipped = pending(runs, out, force)
-                warm_up()
+                warm_up({run.config.model for run in todo})
                 queue = iter(todo)
                 while True:
                     try:
