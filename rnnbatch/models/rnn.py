@@ -35,6 +35,12 @@ an order fixed by the code alone, the same whatever the CPU's SIMD width):
   (``_add_rows``: y += z_k M_k, four rows per pass, vectorised along the layer), narrower
   layers as one scalar dot product per unit. The update terms are summed over the steps, four
   steps per pass along rows of the gradient (``_add_outer``), rows shorter than 8 in registers.
+* Nets whose widest layer has 5..7 units (``_fits_lanes``, e.g. [1, 6, 1]) take the *lane
+  path* instead: every layer zero-padded to LANES = 8 units (weights, activations, deltas),
+  so each step is a few fixed-width vector operations and one 8-lane tanh instead of n scalar
+  tanh. Padding units have zero weights, hence a = tanh(0) = 0 and D = 0, and add exact zeros
+  to the real units' sums; their gradient is zero, so they stay zero. The update terms are
+  summed while the deltas are made (steps F..1).
 * tanh is ``_common.tanh`` (a few ulp from libm's, vectorisable).
 """
 
@@ -298,15 +304,18 @@ def _backward(work, sizes, y, clip, w_off, b_off, u_off, act, delta, grad):
     return err
 
 
-LANES = 8  # nets whose layers all have at most this many units take the lane path below
+LANES = NARROW  # width of the lane path's vectors
 
 
 @njit(cache=True)
 def _fits_lanes(sizes):
+    """Take the lane path: the widest layer has LANES/2 < n < LANES units (5..7). Measured on
+    the course data: [1, 6, 1] and [1, 5, 4, 1] gain 15-25%; nets of width 1..4 run faster on
+    the scalar path (less padding), width 8 on the row-sum path."""
+    widest = 0
     for L in range(sizes.shape[0]):
-        if sizes[L] > LANES:
-            return False
-    return True
+        widest = max(widest, sizes[L])
+    return LANES // 2 < widest < LANES
 
 
 @njit(cache=True)
@@ -340,35 +349,34 @@ def _transpose_lanes(W8, WT8):
                 WT8[L, c, i] = W8[L, i, c]
 
 
-@njit(cache=True, inline="always")
-def _lane_terms(M, c, Z, z, i):
-    """sum_{k<LANES} Z[z, k] M[k, c + i] as ((t0 + t1) + (t2 + t3)) + ((t4 + t5) + (t6 + t7)):
-    a tree fixed by the code (written out for LANES = 8), three additions deep."""
-    return (((Z[z, 0] * M[0, c + i] + Z[z, 1] * M[1, c + i])
-             + (Z[z, 2] * M[2, c + i] + Z[z, 3] * M[3, c + i]))
-            + ((Z[z, 4] * M[4, c + i] + Z[z, 5] * M[5, c + i])
-               + (Z[z, 6] * M[6, c + i] + Z[z, 7] * M[7, c + i])))
-
-
 @njit(cache=True, error_model="numpy")
 def _forward_lanes(WT8, sizes, x, act8):
     """:func:`_forward` with every layer held in LANES lanes; act8 (N + 1, F + 1, LANES),
     a^{L,S} in lanes 0..n-1 of act8[L, S] (row 0 and the other lanes zero). Returns a^{N,F}.
 
-    dot = (b + sum_k w1[:, k] a^{L-1,S}_k) + sum_k ws[:, k] a^{L,S-1}_k over all lanes k
-    (:func:`_lane_terms`; the padding lanes add exact zeros), then tanh: loops of fixed width
-    that LLVM turns into vector code in registers. Padding lanes (zero weights) hold tanh(0) = 0.
+    dot = b + sum_{j<p} w1[:, j] a^{L-1,S}_j + sum_{j<n} ws[:, j] a^{L,S-1}_j, summed in
+    this order, then tanh, over all LANES lanes: loops of fixed width that LLVM turns into
+    vector code, whose padding lanes (zero weights) hold tanh(0) = 0.
     """
     F = x.shape[0] - 1
     N = sizes.shape[0] - 1
     for S in range(1, F + 1):
         act8[0, S, 0] = x[S - 1]
     for L in range(1, N + 1):
-        T, below, A = WT8[L], act8[L - 1], act8[L]
-        Ts, b = T[LANES:], T[2 * LANES]
+        p, n = sizes[L - 1], sizes[L]
         for S in range(1, F + 1):
             for i in range(LANES):
-                A[S, i] = tanh((b[i] + _lane_terms(T, 0, below, S, i)) + _lane_terms(Ts, 0, A, S - 1, i))
+                act8[L, S, i] = WT8[L, 2 * LANES, i]
+            for j in range(p):
+                z = act8[L - 1, S, j]
+                for i in range(LANES):
+                    act8[L, S, i] += WT8[L, j, i] * z
+            for j in range(n):
+                z = act8[L, S - 1, j]
+                for i in range(LANES):
+                    act8[L, S, i] += WT8[L, LANES + j, i] * z
+            for i in range(LANES):
+                act8[L, S, i] = tanh(act8[L, S, i])
     return act8[N, F, 0]
 
 
@@ -377,34 +385,46 @@ def _backward_lanes(W8, sizes, y, clip, act8, delta8, G8):
     """:func:`_backward` in lanes: delta8 (N + 1, F + 2, LANES), row F + 1 zero; G8 gets the
     update terms in W8's layout (bias column included).
 
-    D^{L,S} = A' * (sum_k D^{L,S+1}_k ws^L[k] + sum_k D^{L+1,S}_k w1^{L+1}[k]) lane-wise over
-    all lanes k (rows of the weights are lane vectors; :func:`_lane_terms`), and as each
-    D^{L,S} is made its update terms are added: G[i] += D^{L,S}_i [a^{L-1,S} | a^{L,S-1} | 1],
-    so the sums over the steps run S = F..1.
+    D^{L,S} = A' * (sum_k D^{L,S+1}_k ws^L[k] + sum_{k<n_up} D^{L+1,S}_k w1^{L+1}[k])
+    lane-wise (rows of the weights are lane vectors); the first sum, which carries the step-to-
+    step chain, runs over all LANES rows (padding rows zero), four per pass as in
+    :func:`_add_rows`. As each D^{L,S} is made its update terms are added:
+    G[i] += D^{L,S}_i [a^{L-1,S} | a^{L,S-1} | 1], so the sums over the steps run S = F..1.
+    (The same four-row grouping in the forward pass measured slower, so it sums j < n singly.)
     """
     F = act8.shape[1] - 1
     N = sizes.shape[0] - 1
     err = y - act8[N, F, 0]
     for L in range(N, 0, -1):
         n = sizes[L]
-        W, below, A, D = W8[L], act8[L - 1], act8[L], delta8[L]
-        W_up, D_up = W8[min(L + 1, N)], delta8[min(L + 1, N)]
+        n_up = sizes[L + 1] if L < N else 0
         for i in range(n):
             for c in range(2 * LANES + 1):
                 G8[L, i, c] = 0.0
         for S in range(F, 0, -1):
             for i in range(LANES):
-                u = _lane_terms(W, LANES, D, S + 1, i)
-                if L < N:
-                    u += _lane_terms(W_up, 0, D_up, S, i)
-                elif S == F and i == 0:
-                    u += err
-                D[S, i] = _clipped((1.0 - A[S, i] * A[S, i]) * u, clip)
+                delta8[L, S, i] = 0.0
+            for k in range(0, LANES, 4):  # ws^L.T D^{L,S+1}, four rows per pass (the chain)
+                d0, d1 = delta8[L, S + 1, k], delta8[L, S + 1, k + 1]
+                d2, d3 = delta8[L, S + 1, k + 2], delta8[L, S + 1, k + 3]
+                for i in range(LANES):
+                    c = LANES + i
+                    delta8[L, S, i] += ((W8[L, k, c] * d0 + W8[L, k + 1, c] * d1)
+                                        + (W8[L, k + 2, c] * d2 + W8[L, k + 3, c] * d3))
+            for k in range(n_up):
+                d = delta8[L + 1, S, k]
+                for i in range(LANES):
+                    delta8[L, S, i] += W8[L + 1, k, i] * d
+            if L == N and S == F:
+                delta8[L, S, 0] += err
+            for i in range(LANES):
+                a = act8[L, S, i]
+                delta8[L, S, i] = _clipped((1.0 - a * a) * delta8[L, S, i], clip)
             for i in range(n):
-                d = D[S, i]
+                d = delta8[L, S, i]
                 for j in range(LANES):
-                    G8[L, i, j] += d * below[S, j]
-                    G8[L, i, LANES + j] += d * A[S - 1, j]
+                    G8[L, i, j] += d * act8[L - 1, S, j]
+                    G8[L, i, LANES + j] += d * act8[L, S - 1, j]
                 G8[L, i, 2 * LANES] += d
     return err
 
@@ -424,7 +444,7 @@ def _lane_state(params, sizes, F):
 
 @njit(cache=True, error_model="numpy")
 def _train_epoch_lanes(params, sizes, X, order, lr, clip):
-    """:func:`_train_epoch` on the lane layout (every layer at most LANES units)."""
+    """:func:`_train_epoch` on the lane layout (nets that :func:`_fits_lanes`)."""
     F = X.shape[1] - 1
     W8, WT8, act8, delta8, G8 = _lane_state(params, sizes, F)
     w, g = W8.reshape(-1), G8.reshape(-1)
