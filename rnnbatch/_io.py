@@ -10,8 +10,20 @@ import pyarrow.parquet as pq
 from .errors import OutputError
 
 
+def parquet_bytes(table: pa.Table) -> bytes:
+    """The Parquet encoding of ``table`` (workers encode, the parent only writes bytes)."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
+
+
 def write_parquet_atomic(table: pa.Table, path: Path) -> None:
-    """Write ``table`` to ``path`` through a temp file in the same directory and ``os.replace``."""
+    write_atomic(parquet_bytes(table), path)
+
+
+def write_atomic(data: bytes, path: Path) -> None:
+    """Write ``data`` to ``path`` through a synced temp file in the same directory and
+    ``os.replace``: after a crash or power loss the file is whole or absent."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -21,7 +33,7 @@ def write_parquet_atomic(table: pa.Table, path: Path) -> None:
                           "Choose a writable output directory.") from exc
     try:
         with os.fdopen(fd, "wb") as fh:
-            pq.write_table(table, fh)
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

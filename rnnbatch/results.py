@@ -20,7 +20,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from . import __version__
-from ._io import write_parquet_atomic
+from ._io import parquet_bytes, write_atomic
 from .errors import InputError
 from .grid import Run
 
@@ -67,10 +67,15 @@ def _iso(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
-def write(out: Path, run: Run, table: pa.Table) -> Path:
+def write(out: Path, run: Run, encoded: bytes) -> Path:
+    """Write a run's Parquet bytes (from :func:`encode`) into place atomically."""
     path = path_for(out, run)
-    write_parquet_atomic(table, path)
+    write_atomic(encoded, path)
     return path
+
+
+def encode(table: pa.Table) -> bytes:
+    return parquet_bytes(table)
 
 
 def clear_partial(out: Path, run: Run) -> None:

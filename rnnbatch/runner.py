@@ -158,37 +158,48 @@ def release(out: Path, run: Run) -> None:
 # -- execution ---------------------------------------------------------------------------------
 
 def execute(run: Run, dataset) -> tuple:
-    """Worker side: train one run; returns (run, table or None, failure reason or None)."""
-    warm_up([run.config.model])  # a fresh worker loads the kernels here, outside the timed epochs
+    """Worker side: train one run and encode its table; returns (run, status, Parquet bytes,
+    failure reason). Encoding here keeps the parent's share to writing bytes."""
+    warm_up([run.config.model], like=dataset.train)  # loaded here, outside the timed epochs
     started = time.time()
     try:
         result = train(run.config, dataset)
     except Exception as exc:  # a failing run is reported, it does not stop the batch
-        return run, None, f"{type(exc).__name__}: {exc}"
-    return run, results.to_table(run, dataset, result, started, time.time()), None
+        return run, "failed", None, f"{type(exc).__name__}: {exc}"
+    table = results.to_table(run, dataset, result, started, time.time())
+    return run, result.status, results.encode(table), None
 
 
 _WARM: set = set()
 _WARM_UP_LAYERS = {"rnn": (1, 1), "dense": (2, 1)}
 
 
-def warm_up(models=tuple(TRAINABLE)) -> None:
+def warm_up(models=tuple(TRAINABLE), like: np.ndarray | None = None) -> None:
     """Compile (or load from numba's cache) the kernels of ``models`` once per process.
 
-    Called in the parent before fan-out, so workers load compiled code instead of racing to
-    compile and write the same cache files; a naive-only grid loads no kernels at all.
+    Called in the parent before fan-out for both kinds of data array a worker may get
+    (joblib hands workers read-only memmaps of large arrays), so workers load compiled code
+    instead of racing to compile and write the same cache files. A worker passes its data
+    as ``like`` and loads only that specialisation; a naive-only grid loads no kernels.
     """
-    writable, readonly = np.zeros((2, 3)), np.zeros((2, 3))
-    readonly.flags.writeable = False  # joblib hands workers read-only memmaps of the data
+    if like is None:
+        writable, readonly = np.zeros((2, 3)), np.zeros((2, 3))
+        readonly.flags.writeable = False
+        samples = (writable, readonly)
+    else:
+        samples = (like[:2],)
     order = np.arange(2, dtype=np.int64)
-    for model in set(models) & set(TRAINABLE) - _WARM:
+    for model in sorted(set(models) & set(TRAINABLE)):
         family, layers = TRAINABLE[model], _WARM_UP_LAYERS[model]
         sizes = np.asarray(layers, dtype=np.int64)
-        params = np.zeros(family.n_params(layers))
-        for X in (writable, readonly):
+        for X in samples:
+            key = (model, X.flags.writeable)
+            if key in _WARM:
+                continue
+            params = np.zeros(family.n_params(layers))
             family._train_epoch(params, sizes, X, order, 0.1, 0.0)
             family._predict(params, sizes, X)
-        _WARM.add(model)
+            _WARM.add(key)
 
 
 @contextmanager
@@ -363,13 +374,11 @@ def run_grid(grid: "str | Path | Plan", out: str | Path = "results", n_jobs: int
     claimed: dict = {}  # run_id -> Run, claims this process holds
     in_flight: dict = {}  # run_id -> Run, dispatched and not yet back
 
-    def land(run, table, reason):
-        if table is None:
+    def land(run, status, encoded, reason):
+        if encoded is None:
             summary.failed.append((run, reason))
-            status = "failed"
         else:
-            results.write(out, run, table)
-            status = table.column("status")[0].as_py()
+            results.write(out, run, encoded)
             summary.done += 1
             summary.diverged += status == "diverged"
         release(out, run)
@@ -436,4 +445,5 @@ def _retry_alone(backend, client, worker, run, dataset, retries, first_exc):
             return backend.isolated(client, worker, run, dataset)
         except backend.died() as died:
             exc = died
-    return run, None, f"worker process died ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
+    return run, "failed", None, \
+        f"worker process died ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"

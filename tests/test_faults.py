@@ -171,7 +171,7 @@ def test_full_disk_is_one_clear_error_and_nothing_half_written(workdir, monkeypa
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("rnnbatch._io.pq.write_table", full)
+    monkeypatch.setattr("rnnbatch._io.os.fsync", full)
     result = cli("run", grid, "--out", "res", "--jobs", "1")
     assert result.exit_code == 2
     assert result.output.startswith("Error: Cannot write res/model=rnn/")
