@@ -14,7 +14,7 @@ import pytest
 from rnnbatch import __version__, data, results
 from rnnbatch.cli import main
 
-from .conftest import TINY_DATA, TINY_GRID, TINY_GRID_RUNS, assert_one_error_line
+from .conftest import TINY_GRID, TINY_GRID_RUNS, assert_one_error_line
 
 DONE = re.compile(r"Done: (\d+) ran, (\d+) skipped \(complete\), (\d+) diverged, (\d+) failed "
                   r"in \d+\.\ds\. Results in (\S+)")

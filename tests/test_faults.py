@@ -3,7 +3,6 @@ disks, overlapping runs, shards and a real dask cluster. Nothing finished may be
 duplicated or corrupted."""
 
 import errno
-import os
 import signal
 import subprocess
 import sys
@@ -59,7 +58,7 @@ def write_grid(directory: Path, text: str, name: str = "grid.toml") -> str:
     return str(path)
 
 
-def table(out) -> "pa.Table":
+def table(out):
     """Results, minus wall-clock columns, in a canonical order."""
     t = pads.dataset(out, format="parquet", partitioning="hive").to_table()
     return t.drop_columns(["epoch_seconds"]).sort_by([("run_id", "ascending"), ("epoch", "ascending")])

@@ -9,3 +9,5 @@ from . import dense, naive, rnn
 TRAINABLE = {"dense": dense, "rnn": rnn}
 MODELS = ("naive", *TRAINABLE)
 INITS = ("scaled", "uniform")
+
+__all__ = ["dense", "naive", "rnn", "TRAINABLE", "MODELS", "INITS"]

@@ -80,3 +80,23 @@ def dot(x, y):
     for j in range(m, x.shape[0]):
         s += x[j] * y[j]
     return s
+
+
+@njit(cache=True)
+def layer_offsets(sizes, recurrent):
+    """Start of layer L's weight block and bias in the flat vector, and of its units among all
+    layers' units. A layer's block is (n, p) for a dense layer, (n, p + n) for a recurrent one."""
+    n_layers = sizes.shape[0]
+    w_off = np.zeros(n_layers, np.int64)
+    b_off = np.zeros(n_layers, np.int64)
+    u_off = np.zeros(n_layers + 1, np.int64)
+    pos = 0
+    for L in range(1, n_layers):
+        p, n = sizes[L - 1], sizes[L]
+        w_off[L] = pos
+        pos += n * (p + n) if recurrent else n * p
+        b_off[L] = pos
+        pos += n
+    for L in range(n_layers):
+        u_off[L + 1] = u_off[L] + sizes[L]
+    return w_off, b_off, u_off

@@ -19,7 +19,7 @@ with its reference counting, cost more than the arithmetic. No fastmath flags.
 import numpy as np
 from numba import njit
 
-from ._common import dot, init_uniform, tanh
+from ._common import dot, init_uniform, layer_offsets, tanh
 
 
 def layer_shapes(layers):
@@ -33,23 +33,6 @@ def n_params(layers) -> int:
 def init(layers, scheme: str, rng: np.random.Generator) -> np.ndarray:
     radii = [float(np.sqrt(3.0 / ((p + n) / 2.0))) for p, n in zip(layers[:-1], layers[1:])]
     return init_uniform(layer_shapes(layers), radii if scheme == "scaled" else None, rng)
-
-
-@njit(cache=True)
-def _offsets(sizes):
-    n_layers = sizes.shape[0]
-    w_off = np.zeros(n_layers, np.int64)
-    b_off = np.zeros(n_layers, np.int64)
-    u_off = np.zeros(n_layers + 1, np.int64)
-    pos = 0
-    for L in range(1, n_layers):
-        w_off[L] = pos
-        pos += sizes[L] * sizes[L - 1]
-        b_off[L] = pos
-        pos += sizes[L]
-    for L in range(n_layers):
-        u_off[L + 1] = u_off[L] + sizes[L]
-    return w_off, b_off, u_off
 
 
 @njit(cache=True, inline="always")
@@ -105,7 +88,7 @@ def _add_update(target, scale, sizes, w_off, b_off, u_off, act, delta):
 
 @njit(cache=True, error_model="numpy")
 def _train_epoch(params, sizes, X, order, lr, clip):
-    w_off, b_off, u_off = _offsets(sizes)
+    w_off, b_off, u_off = layer_offsets(sizes, False)
     act = np.zeros(u_off[-1])
     delta = np.zeros(u_off[-1])
     n_in = sizes[0]
@@ -123,7 +106,7 @@ def _train_epoch(params, sizes, X, order, lr, clip):
 
 @njit(cache=True, error_model="numpy")
 def _predict(params, sizes, X):
-    w_off, b_off, u_off = _offsets(sizes)
+    w_off, b_off, u_off = layer_offsets(sizes, False)
     act = np.zeros(u_off[-1])
     out = np.empty(X.shape[0])
     for r in range(X.shape[0]):
@@ -133,7 +116,7 @@ def _predict(params, sizes, X):
 
 @njit(cache=True, error_model="numpy")
 def _gradient(params, sizes, x, clip):
-    w_off, b_off, u_off = _offsets(sizes)
+    w_off, b_off, u_off = layer_offsets(sizes, False)
     act = np.zeros(u_off[-1])
     delta = np.zeros(u_off[-1])
     grad = np.zeros(params.shape[0])

@@ -47,7 +47,7 @@ an order fixed by the code alone, the same whatever the CPU's SIMD width):
 import numpy as np
 from numba import njit
 
-from ._common import init_uniform, tanh
+from ._common import init_uniform, layer_offsets, tanh
 
 
 def layer_shapes(layers):
@@ -70,25 +70,6 @@ def init(layers, scheme: str, rng: np.random.Generator) -> np.ndarray:
 
 
 NARROW = 8  # layers narrower than this take the scalar paths (too short to vectorise)
-
-
-@njit(cache=True)
-def _offsets(sizes):
-    """Start of layer L's block and bias in the flat vectors, and of its units in a step."""
-    n_layers = sizes.shape[0]
-    w_off = np.zeros(n_layers, np.int64)
-    b_off = np.zeros(n_layers, np.int64)
-    u_off = np.zeros(n_layers + 1, np.int64)
-    pos = 0
-    for L in range(1, n_layers):
-        p, n = sizes[L - 1], sizes[L]
-        w_off[L] = pos
-        pos += n * (p + n)
-        b_off[L] = pos
-        pos += n
-    for L in range(n_layers):
-        u_off[L + 1] = u_off[L] + sizes[L]
-    return w_off, b_off, u_off
 
 
 @njit(cache=True)
@@ -323,7 +304,7 @@ def _lanes(flat, sizes, W8, to_lanes):
     """params layout <-> lane layout W8 (N + 1, LANES, 2 LANES + 1): row i of layer L holds
     w1^L[i] in columns 0..p-1, ws^L[i] in LANES..LANES+n-1 and b^L[i] in column 2 LANES;
     every other entry stays zero."""
-    w_off, b_off, _ = _offsets(sizes)
+    w_off, b_off, _ = layer_offsets(sizes, True)
     for L in range(1, sizes.shape[0]):
         p, n = sizes[L - 1], sizes[L]
         block = flat[w_off[L]:b_off[L]].reshape((n, p + n))
@@ -474,7 +455,7 @@ def _train_epoch(params, sizes, X, order, lr, clip):
     """
     if _fits_lanes(sizes):
         return _train_epoch_lanes(params, sizes, X, order, lr, clip)
-    w_off, b_off, u_off = _offsets(sizes)
+    w_off, b_off, u_off = layer_offsets(sizes, True)
     F = X.shape[1] - 1
     work = np.empty(params.shape[0])
     _convert(params, sizes, w_off, b_off, work, True)
@@ -508,7 +489,7 @@ def _predict(params, sizes, X):
         for r in range(X.shape[0]):
             out[r] = _forward_lanes(WT8, sizes, X[r], act8)
         return out
-    w_off, b_off, u_off = _offsets(sizes)
+    w_off, b_off, u_off = layer_offsets(sizes, True)
     work = np.empty(params.shape[0])
     _convert(params, sizes, w_off, b_off, work, True)
     wt = np.zeros(params.shape[0])
@@ -529,7 +510,7 @@ def _gradient(params, sizes, x, clip):
         _backward_lanes(W8, sizes, x[F], clip, act8, delta8, G8)
         _lanes(out, sizes, G8, False)
         return out
-    w_off, b_off, u_off = _offsets(sizes)
+    w_off, b_off, u_off = layer_offsets(sizes, True)
     work = np.empty(params.shape[0])
     _convert(params, sizes, w_off, b_off, work, True)
     wt = np.zeros(params.shape[0])
