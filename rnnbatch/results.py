@@ -67,15 +67,14 @@ def _iso(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
+encode = parquet_bytes  # a run's table as Parquet bytes: workers encode, the parent writes
+
+
 def write(out: Path, run: Run, encoded: bytes) -> Path:
     """Write a run's Parquet bytes (from :func:`encode`) into place atomically."""
     path = path_for(out, run)
     write_atomic(encoded, path)
     return path
-
-
-def encode(table: pa.Table) -> bytes:
-    return parquet_bytes(table)
 
 
 def clear_partial(out: Path, run: Run) -> None:

@@ -110,11 +110,11 @@ def _holder_alive(text: str) -> bool:
     if host != socket.gethostname():
         return True
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # PermissionError: alive, another user's process
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     return True
 
 
