@@ -13,7 +13,10 @@ FAMILIES = {
     "rnn": (rnn, oracle.rnn_train, oracle.rnn_predict, oracle.rnn_loss),
     "dense": (dense, oracle.dense_train, oracle.dense_predict, oracle.dense_loss),
 }
-CASES = [("rnn", (1, 1)), ("rnn", (1, 6, 1)), ("rnn", (1, 5, 4, 1)), ("rnn", (1, 20, 20, 1)),
+# rnn: scalar path (1, 1); packed path (1, 6, 1), (1, 3, 3, 1), (1, 2, 3, 2, 1) (all 8 lanes);
+# general path with narrow (1, 5, 4, 1) and wide (1, 20, 20, 1) layers
+CASES = [("rnn", (1, 1)), ("rnn", (1, 6, 1)), ("rnn", (1, 3, 3, 1)), ("rnn", (1, 2, 3, 2, 1)),
+         ("rnn", (1, 5, 4, 1)), ("rnn", (1, 20, 20, 1)),
          ("dense", (50, 1)), ("dense", (50, 10, 1)), ("dense", (50, 7, 3, 1))]
 
 

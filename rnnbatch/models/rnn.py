@@ -285,164 +285,171 @@ def _backward(work, sizes, y, clip, w_off, b_off, u_off, act, delta, grad):
     return err
 
 
-LANES = NARROW  # width of the lane path's vectors
+LANES = NARROW  # width of the packed path's vector
 
 
 @njit(cache=True)
-def _fits_lanes(sizes):
-    """Take the lane path: the widest layer has LANES/2 < n < LANES units (5..7). Measured on
-    the course data: [1, 6, 1] and [1, 5, 4, 1] gain 15-25%; nets of width 1..4 run faster on
-    the scalar path (less padding), width 8 on the row-sum path."""
-    widest = 0
-    for L in range(sizes.shape[0]):
-        widest = max(widest, sizes[L])
-    return LANES // 2 < widest < LANES
+def _packs(sizes):
+    """Take the packed path: one input, and LANES/2 < units <= LANES in layers 1..N together
+    (e.g. [1, 6, 1], [1, 3, 3, 1]). Smaller nets run faster on the scalar path."""
+    return sizes[0] == 1 and LANES // 2 < sizes[1:].sum() <= LANES
 
 
 @njit(cache=True)
-def _lanes(flat, sizes, W8, to_lanes):
-    """params layout <-> lane layout W8 (N + 1, LANES, 2 LANES + 1): row i of layer L holds
-    w1^L[i] in columns 0..p-1, ws^L[i] in LANES..LANES+n-1 and b^L[i] in column 2 LANES;
-    every other entry stays zero."""
-    w_off, b_off, _ = layer_offsets(sizes, True)
+def _pack(flat, sizes, W, to_packed):
+    """params layout <-> packed layout W (LANES, LANES + 2).
+
+    Unit i of layer L is lane u_off[L] - 1 + i of the packed vector. Row l of W (unit l) holds
+    w1^L[i] in the columns of layer L-1's lanes (layer 0, the input, in column LANES), ws^L[i]
+    in the columns of layer L's own lanes and b^L[i] in column LANES + 1; every other entry is
+    zero. Packing a vector of ones gives the mask of the entries that are parameters.
+    """
+    w_off, b_off, u_off = layer_offsets(sizes, True)
     for L in range(1, sizes.shape[0]):
         p, n = sizes[L - 1], sizes[L]
         block = flat[w_off[L]:b_off[L]].reshape((n, p + n))
+        below = u_off[L - 1] - 1 if L > 1 else LANES
         for i in range(n):
+            row = u_off[L] - 1 + i
             for j in range(p + n):
-                c = j if j < p else LANES + j - p
-                if to_lanes:
-                    W8[L, i, c] = block[i, j]
+                c = below + j if j < p else u_off[L] - 1 + j - p
+                if to_packed:
+                    W[row, c] = block[i, j]
                 else:
-                    block[i, j] = W8[L, i, c]
-            if to_lanes:
-                W8[L, i, 2 * LANES] = flat[b_off[L] + i]
+                    block[i, j] = W[row, c]
+            if to_packed:
+                W[row, LANES + 1] = flat[b_off[L] + i]
             else:
-                flat[b_off[L] + i] = W8[L, i, 2 * LANES]
+                flat[b_off[L] + i] = W[row, LANES + 1]
 
 
 @njit(cache=True)
-def _transpose_lanes(W8, WT8):
-    """WT8[L] = W8[L].T, shape (2 LANES + 1, LANES): columns of [w1 | ws | b] as lane vectors."""
-    for L in range(W8.shape[0]):
-        for i in range(LANES):
-            for c in range(2 * LANES + 1):
-                WT8[L, c, i] = W8[L, i, c]
+def _transpose_packed(W, WT):
+    """WT = W.T (LANES + 2, LANES): the columns of W as lane vectors, for the forward pass."""
+    for i in range(LANES):
+        for c in range(LANES + 2):
+            WT[c, i] = W[i, c]
 
 
 @njit(cache=True, error_model="numpy")
-def _forward_lanes(WT8, sizes, x, act8):
-    """:func:`_forward` with every layer held in LANES lanes; act8 (N + 1, F + 1, LANES),
-    a^{L,S} in lanes 0..n-1 of act8[L, S] (row 0 and the other lanes zero). Returns a^{N,F}.
+def _forward_packed(WT, sizes, u_off, x, act):
+    """Run the series through the whole net at once, on a wavefront; returns a^{N,F}.
 
-    dot = b + sum_{j<p} w1[:, j] a^{L-1,S}_j + sum_{j<n} ws[:, j] a^{L,S-1}_j, summed in
-    this order, then tanh, over all LANES lanes: loops of fixed width that LLVM turns into
-    vector code, whose padding lanes (zero weights) hold tanh(0) = 0.
+    act (F + N, LANES): row tau is the packed vector v_tau, holding a^{L, tau-L+1} in layer L's
+    lanes (row 0 the zero state). Step S of layer L needs a^{L-1,S} and a^{L,S-1}, which are both
+    in v_{tau-1}, so v_tau = tanh(M v_{tau-1} + w_in x[tau-1] + b): one matrix-vector product
+    and one LANES-wide tanh per step for all layers, whose chains of dependent steps then run
+    side by side instead of one after the other (F + N - 1 steps instead of N F). Lanes of a
+    layer that has not started (tau < L) are held at zero, the zero initial state; a layer that
+    has finished (tau - L + 1 > F) runs on with input 0 and is never read.
+
+    Each unit's dot is summed as b + w_in x + sum_c M[:, c] v[c] over the lanes c in order:
+    b + w1 a^{L-1,S} + ws a^{L,S-1}, the general path's order, the other entries adding zeros.
     """
     F = x.shape[0] - 1
     N = sizes.shape[0] - 1
-    for S in range(1, F + 1):
-        act8[0, S, 0] = x[S - 1]
-    for L in range(1, N + 1):
-        p, n = sizes[L - 1], sizes[L]
-        for S in range(1, F + 1):
+    units = u_off[N + 1] - 1
+    for tau in range(1, F + N):
+        xin = x[tau - 1] if tau <= F else 0.0
+        for i in range(LANES):
+            act[tau, i] = WT[LANES + 1, i] + WT[LANES, i] * xin
+        for c in range(units):
+            z = act[tau - 1, c]
             for i in range(LANES):
-                act8[L, S, i] = WT8[L, 2 * LANES, i]
-            for j in range(p):
-                z = act8[L - 1, S, j]
-                for i in range(LANES):
-                    act8[L, S, i] += WT8[L, j, i] * z
-            for j in range(n):
-                z = act8[L, S - 1, j]
-                for i in range(LANES):
-                    act8[L, S, i] += WT8[L, LANES + j, i] * z
-            for i in range(LANES):
-                act8[L, S, i] = tanh(act8[L, S, i])
-    return act8[N, F, 0]
+                act[tau, i] += WT[c, i] * z
+        for i in range(LANES):
+            act[tau, i] = tanh(act[tau, i])
+        if tau < N:
+            for i in range(u_off[tau + 1] - 1, LANES):
+                act[tau, i] = 0.0
+    return act[F + N - 1, units - 1]
 
 
 @njit(cache=True, error_model="numpy")
-def _backward_lanes(W8, sizes, y, clip, act8, delta8, G8):
-    """:func:`_backward` in lanes: delta8 (N + 1, F + 2, LANES), row F + 1 zero; G8 gets the
-    update terms in W8's layout (bias column included).
+def _backward_packed(W, sizes, u_off, x, clip, act, delta, G):
+    """BPTT on the wavefront after :func:`_forward_packed`; G gets the update terms in W's layout.
 
-    D^{L,S} = A' * (sum_k D^{L,S+1}_k ws^L[k] + sum_{k<n_up} D^{L+1,S}_k w1^{L+1}[k])
-    lane-wise (rows of the weights are lane vectors); the first sum, which carries the step-to-
-    step chain, runs over all LANES rows (padding rows zero), four per pass as in
-    :func:`_add_rows`. As each D^{L,S} is made its update terms are added:
-    G[i] += D^{L,S}_i [a^{L-1,S} | a^{L,S-1} | 1], so the sums over the steps run S = F..1.
-    (The same four-row grouping in the forward pass measured slower, so it sums j < n singly.)
+    delta (F + N + 1, LANES): row tau holds D^{L, tau-L+1} in layer L's lanes, beside act's
+    row tau; row F + N stays zero. D^{L,S} needs D^{L,S+1} and D^{L+1,S}, both in row tau + 1:
+    delta_tau = A'(act_tau) * (M.T delta_{tau+1}), plus (y - a^{N,F}) in the output lane at the
+    last step, M.T delta = sum_r delta[r] M[r, :] over the rows of W, four per pass as in
+    :func:`_add_rows`. Lanes of steps S > F come out zero by themselves; those of S < 1 are
+    set to zero. As each row is made its update terms are added, G[r] += delta_tau[r]
+    [v_{tau-1} | x[tau-1] | 1]: v_{tau-1} holds a^{L-1,S} and a^{L,S-1}, so the entries that
+    are parameters get the course's sums over S (taken S = F..1); the others get products
+    that the update masks out.
     """
-    F = act8.shape[1] - 1
+    F = x.shape[0] - 1
     N = sizes.shape[0] - 1
-    err = y - act8[N, F, 0]
-    for L in range(N, 0, -1):
-        n = sizes[L]
-        n_up = sizes[L + 1] if L < N else 0
-        for i in range(n):
-            for c in range(2 * LANES + 1):
-                G8[L, i, c] = 0.0
-        for S in range(F, 0, -1):
+    units = u_off[N + 1] - 1
+    last = F + N - 1
+    err = x[F] - act[last, units - 1]
+    for r in range(units):
+        for c in range(LANES + 2):
+            G[r, c] = 0.0
+    for tau in range(last, 0, -1):
+        for i in range(LANES):
+            delta[tau, i] = 0.0
+        for r in range(0, LANES, 4):
+            d0, d1 = delta[tau + 1, r], delta[tau + 1, r + 1]
+            d2, d3 = delta[tau + 1, r + 2], delta[tau + 1, r + 3]
             for i in range(LANES):
-                delta8[L, S, i] = 0.0
-            for k in range(0, LANES, 4):  # ws^L.T D^{L,S+1}, four rows per pass (the chain)
-                d0, d1 = delta8[L, S + 1, k], delta8[L, S + 1, k + 1]
-                d2, d3 = delta8[L, S + 1, k + 2], delta8[L, S + 1, k + 3]
-                for i in range(LANES):
-                    c = LANES + i
-                    delta8[L, S, i] += ((W8[L, k, c] * d0 + W8[L, k + 1, c] * d1)
-                                        + (W8[L, k + 2, c] * d2 + W8[L, k + 3, c] * d3))
-            for k in range(n_up):
-                d = delta8[L + 1, S, k]
-                for i in range(LANES):
-                    delta8[L, S, i] += W8[L + 1, k, i] * d
-            if L == N and S == F:
-                delta8[L, S, 0] += err
-            for i in range(LANES):
-                a = act8[L, S, i]
-                delta8[L, S, i] = _clipped((1.0 - a * a) * delta8[L, S, i], clip)
-            for i in range(n):
-                d = delta8[L, S, i]
-                for j in range(LANES):
-                    G8[L, i, j] += d * act8[L - 1, S, j]
-                    G8[L, i, LANES + j] += d * act8[L, S - 1, j]
-                G8[L, i, 2 * LANES] += d
+                delta[tau, i] += ((W[r, i] * d0 + W[r + 1, i] * d1)
+                                  + (W[r + 2, i] * d2 + W[r + 3, i] * d3))
+        if tau == last:
+            delta[tau, units - 1] += err
+        for i in range(LANES):
+            a = act[tau, i]
+            delta[tau, i] = _clipped((1.0 - a * a) * delta[tau, i], clip)
+        if tau < N:
+            for i in range(u_off[tau + 1] - 1, LANES):
+                delta[tau, i] = 0.0
+        xin = x[tau - 1] if tau <= F else 0.0
+        for r in range(units):
+            d = delta[tau, r]
+            for c in range(LANES):
+                G[r, c] += d * act[tau - 1, c]
+            G[r, LANES] += d * xin
+            G[r, LANES + 1] += d
     return err
 
 
 @njit(cache=True)
-def _lane_state(params, sizes, F):
-    """Zeroed lane-path arrays for series of F steps: W8 (from params), WT8, act8, delta8, G8."""
+def _packed_state(params, sizes, F):
+    """Packed-path arrays for series of F steps: W (from params), WT, the parameter mask, act,
+    delta, G, and the units' offsets."""
     N = sizes.shape[0] - 1
-    W8 = np.zeros((N + 1, LANES, 2 * LANES + 1))
-    _lanes(params, sizes, W8, True)
-    WT8 = np.zeros((N + 1, 2 * LANES + 1, LANES))
-    _transpose_lanes(W8, WT8)
-    act8 = np.zeros((N + 1, F + 1, LANES))
-    delta8 = np.zeros((N + 1, F + 2, LANES))
-    return W8, WT8, act8, delta8, np.zeros_like(W8)
+    W = np.zeros((LANES, LANES + 2))
+    _pack(params, sizes, W, True)
+    WT = np.zeros((LANES + 2, LANES))
+    _transpose_packed(W, WT)
+    mask = np.zeros_like(W)
+    _pack(np.ones(params.shape[0]), sizes, mask, True)
+    act = np.zeros((F + N, LANES))
+    delta = np.zeros((F + N + 1, LANES))
+    return W, WT, mask, act, delta, np.zeros_like(W), layer_offsets(sizes, True)[2]
 
 
 @njit(cache=True, error_model="numpy")
-def _train_epoch_lanes(params, sizes, X, order, lr, clip):
-    """:func:`_train_epoch` on the lane layout (nets that :func:`_fits_lanes`)."""
+def _train_epoch_packed(params, sizes, X, order, lr, clip):
+    """:func:`_train_epoch` on the packed layout (nets that :func:`_packs`)."""
     F = X.shape[1] - 1
-    W8, WT8, act8, delta8, G8 = _lane_state(params, sizes, F)
-    w, g = W8.reshape(-1), G8.reshape(-1)
+    W, WT, mask, act, delta, G, u_off = _packed_state(params, sizes, F)
+    w, g, m = W.reshape(-1), G.reshape(-1), mask.reshape(-1)
     sse = 0.0
     ok = True
     for r in range(order.shape[0]):
         x = X[order[r]]
-        _forward_lanes(WT8, sizes, x, act8)
-        err = _backward_lanes(W8, sizes, x[F], clip, act8, delta8, G8)
+        _forward_packed(WT, sizes, u_off, x, act)
+        err = _backward_packed(W, sizes, u_off, x, clip, act, delta, G)
         if not np.isfinite(err):
             ok = False
             break
         sse += err * err
         for k in range(w.shape[0]):
-            w[k] += lr * g[k]
-        _transpose_lanes(W8, WT8)
-    _lanes(params, sizes, W8, False)
+            w[k] += lr * g[k] * m[k]
+        _transpose_packed(W, WT)
+    _pack(params, sizes, W, False)
     return (sse / order.shape[0], True) if ok else (np.nan, False)
 
 
@@ -453,8 +460,8 @@ def _train_epoch(params, sizes, X, order, lr, clip):
     The weights are worked on in their working layout (w1 and ws apart) and written back to
     ``params`` at the end (or when the error stops being finite).
     """
-    if _fits_lanes(sizes):
-        return _train_epoch_lanes(params, sizes, X, order, lr, clip)
+    if _packs(sizes):
+        return _train_epoch_packed(params, sizes, X, order, lr, clip)
     w_off, b_off, u_off = layer_offsets(sizes, True)
     F = X.shape[1] - 1
     work = np.empty(params.shape[0])
@@ -484,10 +491,10 @@ def _train_epoch(params, sizes, X, order, lr, clip):
 @njit(cache=True, error_model="numpy")
 def _predict(params, sizes, X):
     out = np.empty(X.shape[0])
-    if _fits_lanes(sizes):
-        W8, WT8, act8, _, _ = _lane_state(params, sizes, X.shape[1] - 1)
+    if _packs(sizes):
+        _, WT, _, act, _, _, u_off = _packed_state(params, sizes, X.shape[1] - 1)
         for r in range(X.shape[0]):
-            out[r] = _forward_lanes(WT8, sizes, X[r], act8)
+            out[r] = _forward_packed(WT, sizes, u_off, X[r], act)
         return out
     w_off, b_off, u_off = layer_offsets(sizes, True)
     work = np.empty(params.shape[0])
@@ -504,11 +511,11 @@ def _predict(params, sizes, X):
 def _gradient(params, sizes, x, clip):
     F = x.shape[0] - 1
     out = np.empty(params.shape[0])
-    if _fits_lanes(sizes):
-        W8, WT8, act8, delta8, G8 = _lane_state(params, sizes, F)
-        _forward_lanes(WT8, sizes, x, act8)
-        _backward_lanes(W8, sizes, x[F], clip, act8, delta8, G8)
-        _lanes(out, sizes, G8, False)
+    if _packs(sizes):
+        W, WT, _, act, delta, G, u_off = _packed_state(params, sizes, F)
+        _forward_packed(WT, sizes, u_off, x, act)
+        _backward_packed(W, sizes, u_off, x, clip, act, delta, G)
+        _pack(out, sizes, G, False)
         return out
     w_off, b_off, u_off = layer_offsets(sizes, True)
     work = np.empty(params.shape[0])
