@@ -349,16 +349,15 @@ def _forward_packed(WT, sizes, u_off, x, act):
     F = x.shape[0] - 1
     N = sizes.shape[0] - 1
     units = u_off[N + 1] - 1
+    lanes = act.shape[1]  # LANES, unknown to LLVM: it vectorises the loop instead of unrolling it
     for tau in range(1, F + N):
         xin = x[tau - 1] if tau <= F else 0.0
-        for i in range(LANES):
-            act[tau, i] = WT[LANES + 1, i] + WT[LANES, i] * xin
-        for c in range(units):
-            z = act[tau - 1, c]
-            for i in range(LANES):
-                act[tau, i] += WT[c, i] * z
-        for i in range(LANES):
-            act[tau, i] = tanh(act[tau, i])
+        v0, v1, v2, v3 = act[tau - 1, 0], act[tau - 1, 1], act[tau - 1, 2], act[tau - 1, 3]
+        v4, v5, v6, v7 = act[tau - 1, 4], act[tau - 1, 5], act[tau - 1, 6], act[tau - 1, 7]
+        for i in range(lanes):
+            act[tau, i] = tanh((WT[LANES + 1, i] + WT[LANES, i] * xin)
+                               + (((WT[0, i] * v0 + WT[1, i] * v1) + (WT[2, i] * v2 + WT[3, i] * v3))
+                                  + ((WT[4, i] * v4 + WT[5, i] * v5) + (WT[6, i] * v6 + WT[7, i] * v7))))
         if tau < N:
             for i in range(u_off[tau + 1] - 1, LANES):
                 act[tau, i] = 0.0
@@ -382,32 +381,30 @@ def _backward_packed(W, sizes, u_off, x, clip, act, delta, G):
     F = x.shape[0] - 1
     N = sizes.shape[0] - 1
     units = u_off[N + 1] - 1
+    lanes = act.shape[1]  # LANES, unknown to LLVM: it vectorises the loop instead of unrolling it
     last = F + N - 1
     err = x[F] - act[last, units - 1]
     for r in range(units):
         for c in range(LANES + 2):
             G[r, c] = 0.0
     for tau in range(last, 0, -1):
-        for i in range(LANES):
-            delta[tau, i] = 0.0
-        for r in range(0, LANES, 4):
-            d0, d1 = delta[tau + 1, r], delta[tau + 1, r + 1]
-            d2, d3 = delta[tau + 1, r + 2], delta[tau + 1, r + 3]
-            for i in range(LANES):
-                delta[tau, i] += ((W[r, i] * d0 + W[r + 1, i] * d1)
-                                  + (W[r + 2, i] * d2 + W[r + 3, i] * d3))
-        if tau == last:
-            delta[tau, units - 1] += err
-        for i in range(LANES):
+        d0, d1, d2, d3 = delta[tau + 1, 0], delta[tau + 1, 1], delta[tau + 1, 2], delta[tau + 1, 3]
+        d4, d5, d6, d7 = delta[tau + 1, 4], delta[tau + 1, 5], delta[tau + 1, 6], delta[tau + 1, 7]
+        for i in range(lanes):
             a = act[tau, i]
-            delta[tau, i] = _clipped((1.0 - a * a) * delta[tau, i], clip)
+            delta[tau, i] = (1.0 - a * a) * ((((W[0, i] * d0 + W[1, i] * d1) + (W[2, i] * d2 + W[3, i] * d3))
+                                              + ((W[4, i] * d4 + W[5, i] * d5) + (W[6, i] * d6 + W[7, i] * d7)))
+                                             + (err if tau == last and i == units - 1 else 0.0))
+        if clip > 0.0:
+            for i in range(LANES):
+                delta[tau, i] = _clipped(delta[tau, i], clip)
         if tau < N:
             for i in range(u_off[tau + 1] - 1, LANES):
                 delta[tau, i] = 0.0
         xin = x[tau - 1] if tau <= F else 0.0
         for r in range(units):
             d = delta[tau, r]
-            for c in range(LANES):
+            for c in range(lanes):
                 G[r, c] += d * act[tau - 1, c]
             G[r, LANES] += d * xin
             G[r, LANES + 1] += d
