@@ -398,8 +398,9 @@ def _backward_packed(M, sizes, u_off, steps, x, clip, act, delta, G):
                  + ((M[4, i] * d4 + M[5, i] * d5) + (M[6, i] * d6 + M[7, i] * d7)))
             if tau == last and i == units - 1:
                 u += err
-            d = 0.0 if i >= start else _clipped((1.0 - a * a) * u, clip)
-            delta[i] = d
+            delta[i] = 0.0 if i >= start else _clipped((1.0 - a * a) * u, clip)
+        for i in range(lanes):
+            d = delta[i]
             g[0 * LANES + i] += v0 * d
             g[1 * LANES + i] += v1 * d
             g[2 * LANES + i] += v2 * d
