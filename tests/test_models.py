@@ -2,9 +2,11 @@
 
 import numpy as np
 import pytest
+from numba import njit
 
 from rnnbatch.data import DataParams, make_dataset
 from rnnbatch.models import dense, rnn
+from rnnbatch.models._common import tanh
 from rnnbatch.train import TrainConfig, streams, train
 
 from . import oracle
@@ -98,3 +100,20 @@ def test_naive_is_the_course_baseline():
     ds = make_dataset(DataParams(seed=0))
     result = train(TrainConfig("naive"), ds)
     assert result.test_mse == [pytest.approx(0.0209, abs=5e-4)]
+
+
+@njit
+def _kernel_tanh(x):
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        out[i] = tanh(x[i])
+    return out
+
+
+def test_kernel_tanh_is_within_a_few_ulp_of_libm():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(-25, 25, 500_000), rng.normal(0, 1, 500_000),
+                        rng.uniform(-1e-6, 1e-6, 10_000), np.linspace(-400, 400, 100_001)])
+    got, want = _kernel_tanh(x), np.tanh(x)
+    assert np.all(np.abs(got - want) <= 6 * np.spacing(np.abs(want)))
+    assert np.isnan(_kernel_tanh(np.array([np.nan]))[0])
