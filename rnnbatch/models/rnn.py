@@ -378,8 +378,9 @@ def _backward_packed(M, sizes, u_off, steps, x, clip, act, delta, G):
     step's update terms are added, G[:, l] += delta_tau[l] [v_{tau-1} | x[tau-1] | 1]:
     v_{tau-1} holds a^{L-1,S} and a^{L,S-1}, so the entries that are parameters get the
     course's sums over S (taken S = F..1); the others get products that the update masks
-    out. (In the delta loop too, the sums keep 18 more vectors live, and their spilling made
-    the time vary by a third from run to run.)
+    out. These sums run in a loop of their own, reading v_{tau-1} only then: with fewer values
+    live in each loop nothing spills to the stack, whose reloads made the time vary by a
+    third from one process to the next.
     """
     F = x.shape[0] - 1
     N = sizes.shape[0] - 1
@@ -393,9 +394,6 @@ def _backward_packed(M, sizes, u_off, steps, x, clip, act, delta, G):
     for tau in steps:
         d0, d1, d2, d3 = delta[0], delta[1], delta[2], delta[3]
         d4, d5, d6, d7 = delta[4], delta[5], delta[6], delta[7]
-        v0, v1, v2, v3 = act[tau - 1, 0], act[tau - 1, 1], act[tau - 1, 2], act[tau - 1, 3]
-        v4, v5, v6, v7 = act[tau - 1, 4], act[tau - 1, 5], act[tau - 1, 6], act[tau - 1, 7]
-        xin = x[tau - 1] if tau <= F else 0.0
         start = u_off[tau + 1] - 1 if tau < N else lanes  # first lane of a step S < 1
         for i in range(lanes):
             a = act[tau, i]
@@ -404,6 +402,9 @@ def _backward_packed(M, sizes, u_off, steps, x, clip, act, delta, G):
             if tau == last and i == units - 1:
                 u += err
             delta[i] = 0.0 if i >= start else _clipped((1.0 - a * a) * u, clip)
+        v0, v1, v2, v3 = act[tau - 1, 0], act[tau - 1, 1], act[tau - 1, 2], act[tau - 1, 3]
+        v4, v5, v6, v7 = act[tau - 1, 4], act[tau - 1, 5], act[tau - 1, 6], act[tau - 1, 7]
+        xin = x[tau - 1] if tau <= F else 0.0
         for i in range(lanes):
             d = delta[i]
             g[0 * LANES + i] += v0 * d
