@@ -309,13 +309,14 @@ class Backend:
             return pool.submit(worker, run, dataset).result()
 
 
-def _memory_mapped(dataset, stem: Path):
-    """``dataset`` with its large arrays replaced by read-only memory maps of copies at ``stem``."""
+def _memory_mapped(dataset, prefix: Path):
+    """``dataset`` with its large arrays replaced by read-only memory maps of copies at
+    ``prefix``-train.npy and ``prefix``-test.npy."""
     arrays = {}
     for name in ("train", "test"):
         array = getattr(dataset, name)
         if array.nbytes > SHARE_BYTES:
-            path = stem.with_name(f"{stem.name}-{name}.npy")
+            path = Path(f"{prefix}-{name}.npy")
             np.save(path, array)
             arrays[name] = np.load(path, mmap_mode="r")
     return dataclasses.replace(dataset, **arrays)
