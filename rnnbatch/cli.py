@@ -1,19 +1,24 @@
 """Command line: parse, call one library function, turn typed errors into one line and an exit code.
 
-Exit codes: 0 every run finished (a diverged run is a result), 1 some runs failed,
-2 usage or input error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+Exit codes: 0 every run of the grid (or shard) has a result (a diverged run is a result),
+1 some runs failed, 2 usage or input error, 3 some runs have no result yet (another live
+rnnbatch holds them, or the dask cluster went away): rerun the same command to finish,
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 """
 
+import os
 import sys
 import warnings
 from pathlib import Path
 
 import click
 
-from . import __version__, data, report as reportmod, runner
-from .errors import OutputError, RnnbatchError
+from . import __version__, claims, data, report as reportmod, runner
+from .backends import Backend
+from .errors import InputError, OutputError, RnnbatchError
 
 EXIT_FAILED_RUNS = 1
+EXIT_UNFINISHED = 3
 
 
 def _fail(exc: RnnbatchError):
@@ -88,7 +93,11 @@ def _describe(run) -> str:
               help="Run only shard I of N (I from 0), or this SLURM array task's shard.")
 @click.option("--retries", type=int, default=0, show_default=True,
               help="Times to rerun a run whose worker process died.")
-def run(grid, out, jobs, dry_run, force, backend, scheduler, shard, retries):
+@click.option("--lease", type=float, default=claims.LEASE_SECONDS, show_default=True,
+              help="Seconds a claim on a run lasts unless its holder renews it.")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="Wait for runs another running rnnbatch holds, or leave them to it (exit 3).")
+def run(grid, out, jobs, dry_run, force, backend, scheduler, shard, retries, lease, wait):
     """Run every experiment x setting x seed of a TOML grid, resuming where it left off.
 
     \b
@@ -99,9 +108,9 @@ def run(grid, out, jobs, dry_run, force, backend, scheduler, shard, retries):
         rnnbatch run jobs/grid.toml --shard slurm     # in a SLURM array job
     """
     try:
-        engine = runner.Backend(backend, jobs, scheduler)
+        engine = Backend(backend, jobs, scheduler)
         engine.validate()
-        part = runner.parse_shard(shard)
+        part = _parse_shard(shard)
         if dry_run:
             runs = runner.shard_of(runner.plan(grid, materialise=False).runs, part)
             for r in runs:
@@ -112,7 +121,7 @@ def run(grid, out, jobs, dry_run, force, backend, scheduler, shard, retries):
         try:
             summary = runner.run_grid(grid, out, force=force, backend=engine, shard=part,
                                       retries=retries, on_start=progress.start,
-                                      on_result=progress.update)
+                                      on_result=progress.update, lease=lease, wait=wait)
         finally:
             progress.close()
     except RnnbatchError as exc:
@@ -124,13 +133,48 @@ def run(grid, out, jobs, dry_run, force, backend, scheduler, shard, retries):
         sys.exit(128 + int(exc.signum))
     click.echo(f"Done: {summary.done} ran, {summary.skipped} skipped (complete), "
                f"{summary.diverged} diverged, {len(summary.failed)} failed"
-               + (f", {summary.busy} left to another running rnnbatch" if summary.busy else "")
+               + (f", {len(summary.left)} left to another running rnnbatch" if summary.left else "")
+               + (f", {len(summary.lost)} not run" if summary.lost else "")
                + f" in {summary.seconds:.1f}s. Results in {out}")
     for failed_run, reason in summary.failed:
         click.echo(f"Failed: {failed_run.run_id} ({failed_run.experiment} seed {failed_run.config.seed}): "
                    f"{reason}", err=True)
+    resume = f"rnnbatch run {grid} --out {out}"
+    if summary.lost:
+        click.echo(f"Unfinished: the dask scheduler at {summary.lost_backend} went away; "
+                   f"{len(summary.lost)} runs have no result. Finish them with: {resume}", err=True)
+    if summary.left:
+        click.echo(f"Unfinished: {len(summary.left)} runs are held by another running rnnbatch "
+                   f"({_holders(out, summary.left)}). Wait for it, then check with: {resume}",
+                   err=True)
     if summary.failed:
         sys.exit(EXIT_FAILED_RUNS)
+    if not summary.complete:
+        sys.exit(EXIT_UNFINISHED)
+
+
+def _holders(out, runs) -> str:
+    """Who holds ``runs``' claims, as "host pid N" (for the unfinished line)."""
+    held = {f"{h.get('host')} pid {h.get('pid')}"
+            for run in runs if (h := claims.read_holder(Path(out) / runner.CLAIMS / f"{run.run_id}.lock"))}
+    return ", ".join(sorted(held)) or "their claims are gone now"
+
+
+def _parse_shard(text: str | None, environ=os.environ) -> tuple[int, int] | None:
+    """``"I/N"`` (I from 0), or ``"slurm"`` for this SLURM array task's place in its array."""
+    if text is None:
+        return None
+    if text == "slurm":
+        try:
+            task = int(environ["SLURM_ARRAY_TASK_ID"]) - int(environ.get("SLURM_ARRAY_TASK_MIN", 0))
+            return task, int(environ["SLURM_ARRAY_TASK_COUNT"])
+        except (KeyError, ValueError):
+            raise InputError("--shard slurm needs SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT: "
+                             "run it as a SLURM array task (sbatch --array=0-3).") from None
+    index, sep, count = text.partition("/")
+    if not (sep and index.isdigit() and count.isdigit()):
+        raise InputError(f"--shard must be I/N (such as 0/4) or 'slurm'. Got {text!r}.")
+    return int(index), int(count)
 
 
 class _Progress:

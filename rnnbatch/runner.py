@@ -1,36 +1,34 @@
-"""The batch: expand a grid into runs, fan them out with joblib, write each result as it lands.
+"""The batch: expand a grid into runs, fan them out to a pool of workers, write each result as
+it lands.
 
-Workers only compute; the parent claims each run before dispatching it, writes its Parquet
-file atomically when it comes back, and releases the claim. A rerun skips runs whose result
-file is complete, so a cron job rerun after a crash only fills the gaps.
+Workers only compute. The parent claims each run (:mod:`rnnbatch.claims`) just before it
+submits it, writes its Parquet file atomically when it comes back, and releases the claim. A
+rerun skips runs whose result file is complete, so a cron job rerun after a crash only fills
+the gaps. Runs another live process holds are waited for (their claims may lapse, and are then
+taken over) unless ``wait=False``; either way the summary says what is left.
 """
 
-import dataclasses
 import os
 import signal
-import socket
-import tempfile
 import time
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from joblib import Parallel, delayed, parallel_config
-from joblib.externals.loky import ProcessPoolExecutor
-from joblib.externals.loky.process_executor import BrokenProcessPool
 
+from . import claims as claimsmod
 from . import data as datamod
 from . import grid as gridmod
 from . import results
+from .backends import Backend, BackendLost
 from .errors import InputError, OutputError
 from .grid import DataSource, Run
 from .models import TRAINABLE
 from .train import train
 
 CLAIMS = ".claims"
-STALE_CLAIM_SECONDS = 24 * 3600
-SHARE_BYTES = 1 << 20  # joblib's max_nbytes: larger arrays it would memory-map for workers
 
 
 @dataclass
@@ -46,8 +44,15 @@ class Summary:
     skipped: int = 0
     diverged: int = 0
     failed: list = field(default_factory=list)  # (run, reason)
-    busy: int = 0  # claimed by another live rnnbatch process
+    left: list = field(default_factory=list)  # runs another live rnnbatch process holds
+    lost: list = field(default_factory=list)  # runs not done because the cluster went away
+    lost_backend: str | None = None  # the address of the cluster that went away
     seconds: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        """Whether every run of the grid (or shard) has a result."""
+        return not (self.failed or self.left or self.lost)
 
 
 class Interrupted(Exception):
@@ -94,68 +99,6 @@ def plan(grid_path: str | Path, materialise: bool = True) -> Plan:
                 seen.add(run.run_id)
                 runs.append(run)
     return Plan(runs, datasets, unsaved)
-
-
-# -- claims: one live process computes a run -------------------------------------------------
-
-def _claim_path(out: Path, run: Run) -> Path:
-    return out / CLAIMS / f"{run.run_id}.lock"
-
-
-def _holder_alive(text: str) -> bool:
-    try:
-        host, pid, started = text.split()
-        pid, started = int(pid), float(started)
-    except ValueError:
-        return False  # unreadable claim: its writer died mid-write
-    if time.time() - started > STALE_CLAIM_SECONDS:
-        return False
-    if host != socket.gethostname():
-        return True
-    try:
-        os.kill(pid, 0)  # PermissionError: alive, another user's process
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
-
-
-def claim(out: Path, run: Run) -> bool:
-    """Take the run's lock file (host, pid, start time); a dead or stale holder's is taken over."""
-    path = _claim_path(out, run)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    body = f"{socket.gethostname()} {os.getpid()} {time.time():.3f}\n".encode()
-    took_over = False
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                holder = path.read_text()
-            except FileNotFoundError:
-                continue
-            if _holder_alive(holder):
-                return False
-            # take over a dead holder's claim: rename is atomic, so only one taker wins
-            stale = path.with_suffix(f".stale.{os.getpid()}")
-            try:
-                os.rename(path, stale)
-                stale.unlink()
-                took_over = True
-            except FileNotFoundError:
-                pass
-            continue
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(body)
-        if took_over:  # the dead holder may have left a half-written temp file
-            results.clear_partial(out, run)
-        return True
-    return False
-
-
-def release(out: Path, run: Run) -> None:
-    _claim_path(out, run).unlink(missing_ok=True)
 
 
 # -- execution ---------------------------------------------------------------------------------
@@ -237,104 +180,6 @@ def pending(runs: list[Run], out: Path, force: bool) -> tuple[list[Run], int]:
     return todo, skipped
 
 
-@dataclass(frozen=True)
-class Backend:
-    """Where runs execute: local worker processes (``loky``) or a dask.distributed cluster
-    (``dask``, at ``scheduler``) through joblib's dask backend. Workers only compute."""
-
-    name: str = "loky"
-    n_jobs: int | None = None
-    scheduler: str | None = None
-
-    def validate(self) -> None:
-        if self.name not in ("loky", "dask"):
-            raise InputError(f"--backend must be 'loky' or 'dask'. Got {self.name!r}.")
-        if self.n_jobs is not None and (isinstance(self.n_jobs, bool) or self.n_jobs < 1):
-            raise InputError(f"--jobs must be an int >= 1. Got {self.n_jobs}.")
-        if self.name == "dask" and not self.scheduler:
-            raise InputError("--backend dask needs --scheduler tcp://HOST:PORT "
-                             "(start one with: dask scheduler).")
-
-    @contextmanager
-    def active(self):
-        """Make this backend joblib's for the block; yields the dask client, if any."""
-        if self.name == "loky":
-            n_jobs = self.n_jobs or os.cpu_count() or 1
-            with parallel_config(backend="loky", n_jobs=n_jobs, inner_max_num_threads=1):
-                yield None
-            return
-        client = connect(self.scheduler)
-        try:
-            with parallel_config(backend="dask", n_jobs=self.n_jobs or -1, client=client):
-                yield client
-        finally:
-            client.close()
-
-    @contextmanager
-    def shared(self, datasets: dict):
-        """The datasets as tasks carry them. Local workers get arrays over SHARE_BYTES as
-        read-only memory maps of a temporary copy, so a task carries a file name: given the
-        arrays, joblib would hash each one for every task before memory-mapping it (measured:
-        14 ms a task for the course's data, a tenth of a 5-epoch [1, 6, 1] run, spent in the
-        parent one task after another). If the copy cannot be written the arrays go as they
-        are. A dask cluster gets the arrays."""
-        if self.name != "loky":
-            yield datasets
-            return
-        try:
-            tmp = tempfile.TemporaryDirectory(prefix="rnnbatch-", ignore_cleanup_errors=True)
-        except OSError:
-            yield datasets
-            return
-        with tmp:
-            try:
-                shared = {source: _memory_mapped(dataset, Path(tmp.name) / str(k))
-                          for k, (source, dataset) in enumerate(datasets.items())}
-            except OSError:
-                shared = datasets
-            yield shared
-
-    def died(self) -> tuple:
-        """Exceptions that mean a worker process died under a run (killed, out of memory)."""
-        if self.name == "dask":
-            from distributed import KilledWorker
-            return (BrokenProcessPool, KilledWorker)
-        return (BrokenProcessPool,)
-
-    def isolated(self, client, worker, run: Run, dataset):
-        """Run one suspect alone in a process of its own, so a crash names the run that caused it."""
-        if client is not None:
-            return client.submit(worker, run, dataset, pure=False).result()
-        with ProcessPoolExecutor(max_workers=1) as pool:
-            return pool.submit(worker, run, dataset).result()
-
-
-def _memory_mapped(dataset, prefix: Path):
-    """``dataset`` with its large arrays replaced by read-only memory maps of copies at
-    ``prefix``-train.npy and ``prefix``-test.npy."""
-    arrays = {}
-    for name in ("train", "test"):
-        array = getattr(dataset, name)
-        if array.nbytes > SHARE_BYTES:
-            path = Path(f"{prefix}-{name}.npy")
-            np.save(path, array)
-            arrays[name] = np.load(path, mmap_mode="r")
-    return dataclasses.replace(dataset, **arrays)
-
-
-def connect(address: str, timeout: float = 5.0):
-    """A dask.distributed client, failing within ``timeout`` seconds when nobody answers."""
-    try:
-        from distributed import Client
-    except ImportError:
-        raise InputError("--backend dask needs dask.distributed: pip install 'rnnbatch[dask]'.") from None
-    try:
-        return Client(address, timeout=timeout, set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise InputError(f"Cannot reach the dask scheduler at {address} within {timeout:g}s ({exc}). "
-                         "Check the address, or start one with: dask scheduler.") from None
-
-
 def _check_shard(shard: tuple[int, int] | None) -> None:
     if shard is None:
         return
@@ -351,23 +196,6 @@ def shard_of(runs: list[Run], shard: tuple[int, int] | None) -> list[Run]:
     index, count = shard
     chosen = {r.run_id for r in sorted(runs, key=lambda r: r.run_id)[index::count]}
     return [r for r in runs if r.run_id in chosen]
-
-
-def parse_shard(text: str | None, environ=os.environ) -> tuple[int, int] | None:
-    """``"I/N"`` (I from 0), or ``"slurm"`` for this SLURM array task's place in its array."""
-    if text is None:
-        return None
-    if text == "slurm":
-        try:
-            task = int(environ["SLURM_ARRAY_TASK_ID"]) - int(environ.get("SLURM_ARRAY_TASK_MIN", 0))
-            return task, int(environ["SLURM_ARRAY_TASK_COUNT"])
-        except (KeyError, ValueError):
-            raise InputError("--shard slurm needs SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT: "
-                             "run it as a SLURM array task (sbatch --array=0-3).") from None
-    index, sep, count = text.partition("/")
-    if not (sep and index.isdigit() and count.isdigit()):
-        raise InputError(f"--shard must be I/N (such as 0/4) or 'slurm'. Got {text!r}.")
-    return int(index), int(count)
 
 
 def _prepare_output(out: Path) -> None:
@@ -389,102 +217,159 @@ def _finished_meanwhile(out: Path, run: Run) -> bool:
         return False
 
 
+class _Batch:
+    """The parent's side of one ``run_grid``: claim, submit, land, retry the dead."""
+
+    def __init__(self, out: Path, pool, claims, datasets: dict, summary: Summary, *, worker,
+                 retries: int, force: bool, on_result):
+        self.out, self.pool, self.claims, self.datasets = out, pool, claims, datasets
+        self.summary, self.worker, self.retries = summary, worker, retries
+        self.force, self.on_result = force, on_result
+        self.in_flight: dict = {}  # future -> Run
+
+    def start(self, run: Run) -> bool:
+        """Claim and submit ``run``; False when another live process holds it."""
+        if not self.claims.take(run.run_id):
+            return False
+        if not self.force and _finished_meanwhile(self.out, run):  # by another process
+            self.claims.release(run.run_id)
+            self.summary.skipped += 1
+            return True
+        self.in_flight[self.pool.submit(self.worker, run, self.datasets[run.source])] = run
+        return True
+
+    def land(self, run: Run, status: str, encoded: bytes | None, reason: str | None) -> None:
+        if encoded is None:
+            self.summary.failed.append((run, reason))
+        else:
+            results.write(self.out, run, encoded)
+            self.summary.done += 1
+            self.summary.diverged += status == "diverged"
+        self.claims.release(run.run_id)
+        if self.on_result:
+            self.on_result(run, status, self.summary)
+
+    def collect(self, timeout: float) -> None:
+        """Land the runs that finish within ``timeout`` seconds."""
+        for future in self.pool.wait(self.in_flight, timeout):
+            if future not in self.in_flight:  # landed with a dead worker's other runs
+                continue
+            run = self.in_flight.pop(future)
+            try:
+                landed = future.result()
+            except self.pool.died as exc:
+                self._after_death(run, exc)
+                continue
+            except Exception as exc:  # noqa: BLE001 - the cluster may be gone; else the run failed
+                self.pool.check()
+                landed = (run, "failed", None, f"{type(exc).__name__}: {exc}")
+            self.land(*landed)
+        self.pool.check()
+
+    def _after_death(self, run: Run, exc: BaseException) -> None:
+        """A worker died under ``run`` or beside it: rerun each suspect alone in a fresh
+        process, up to ``retries`` more times, so the culprit is named and the rest finish."""
+        suspects = [run]
+        if self.pool.broken():  # local workers: every run in flight went with the pool
+            for future, other in list(self.in_flight.items()):
+                self.pool.wait([future], None)
+                del self.in_flight[future]
+                if future.exception() is None:
+                    self.land(*future.result())
+                else:
+                    suspects.append(other)
+        for suspect in suspects:
+            self.land(*self._alone(suspect, exc))
+
+    def _alone(self, run: Run, exc: BaseException) -> tuple:
+        for _ in range(self.retries + 1):
+            try:
+                return self.pool.isolated(self.worker, run, self.datasets[run.source])
+            except self.pool.died as died:
+                exc = died
+        return run, "failed", None, \
+            f"worker process died ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
+
+    def run(self, todo: list[Run], wait: bool, poll: float) -> None:
+        """Run ``todo``; runs another process holds are retried every ``poll`` seconds (their
+        result may land, or their claim lapse) while ``wait``, else left in the summary."""
+        queue, held, recheck = deque(todo), [], time.monotonic() + poll
+        while queue or self.in_flight or (held and wait):
+            while queue and len(self.in_flight) < self.pool.slots():
+                run = queue.popleft()
+                if not self.start(run):
+                    held.append(run)
+            if self.in_flight:
+                self.collect(timeout=poll)
+            elif held and not queue:
+                time.sleep(max(0.0, recheck - time.monotonic()))
+            if held and time.monotonic() >= recheck:
+                queue.extend(held)
+                held.clear()
+                recheck = time.monotonic() + poll
+        self.summary.left = held
+
+    def unfinished(self, todo: list[Run]) -> list[Run]:
+        landed = {run.run_id for run, _ in self.summary.failed}
+        return [run for run in todo if run.run_id not in landed
+                and not _finished_meanwhile(self.out, run)]
+
+
 def run_grid(grid: "str | Path | Plan", out: str | Path = "results", n_jobs: int | None = None,
              force: bool = False, on_result=None, backend: Backend | None = None,
              shard: tuple[int, int] | None = None, retries: int = 0, worker=execute,
-             on_start=None) -> Summary:
+             on_start=None, lease: float = claimsmod.LEASE_SECONDS, wait: bool = True) -> Summary:
     """Run every pending run of ``grid`` (a grid file or its :func:`plan`) into ``out``.
 
-    The backend is reached first, so an unreachable scheduler writes nothing. ``on_start(n)``
-    is called with the number of runs in this shard, ``on_result(run, status, summary)`` in
-    the parent as each run lands. A worker process that dies takes no other run with it: the
-    runs it may have held are rerun one by one in fresh processes, the culprit up to
-    ``retries`` more times, then reported failed. ``worker(run, dataset)`` is what each run
-    executes (:func:`execute`; tests wrap it). Raises :class:`Interrupted` on Ctrl-C /
-    SIGTERM, after releasing this process's claims.
+    Everything is validated and the backend reached before the first byte is written.
+    ``on_start(n)`` is called with the number of runs in this shard, ``on_result(run, status,
+    summary)`` in the parent as each run lands. A worker process that dies takes no other run
+    with it: the runs it may have held are rerun one by one in fresh processes, the culprit up
+    to ``retries`` more times, then reported failed. ``worker(run, dataset)`` is what each run
+    executes (:func:`execute`; tests wrap it). Claims are leases of ``lease`` seconds; runs
+    other live processes hold are waited for unless ``wait`` is False. The summary's
+    ``complete`` says whether every run has a result. Raises :class:`Interrupted` on Ctrl-C /
+    SIGTERM, after releasing this process's claims and stopping its workers.
     """
     backend = backend or Backend(n_jobs=n_jobs)
     backend.validate()
     _check_shard(shard)
-    if retries < 0:
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise InputError(f"--retries must be an int >= 0. Got {retries}.")
+    if not (isinstance(lease, (int, float)) and 1 <= lease <= 86400):
+        raise InputError(f"--lease must be a number of seconds from 1 to 86400. Got {lease}.")
     out = Path(out)
     start = time.perf_counter()
     summary = Summary()
-    claimed: dict = {}  # run_id -> Run, claims this process holds
-    in_flight: dict = {}  # run_id -> Run, dispatched and not yet back
-
-    def land(run, status, encoded, reason):
-        if encoded is None:
-            summary.failed.append((run, reason))
-        else:
-            results.write(out, run, encoded)
-            summary.done += 1
-            summary.diverged += status == "diverged"
-        release(out, run)
-        claimed.pop(run.run_id, None)
-        in_flight.pop(run.run_id, None)
-        if on_result:
-            on_result(run, status, summary)
-
-    def tasks(queue, datasets):
-        for run in queue:
-            if not claim(out, run):
-                summary.busy += 1
-                continue
-            if not force and _finished_meanwhile(out, run):  # by another process, since we planned
-                release(out, run)
-                summary.skipped += 1
-                continue
-            claimed[run.run_id] = run
-            in_flight[run.run_id] = run
-            yield delayed(worker)(run, datasets[run.source])
-
+    plan_ = grid if isinstance(grid, Plan) else plan(grid, materialise=False)
+    runs = shard_of(plan_.runs, shard)
+    by_id = {run.run_id: run for run in runs}
+    claims = claimsmod.Claims(out / CLAIMS, lease,
+                              on_takeover=lambda run_id: results.clear_partial(out, by_id[run_id]))
     signum = None
     with _sigterm_as_interrupt():
         try:
-            with backend.active() as client:
-                # everything is validated before the first byte is written
-                plan_ = grid if isinstance(grid, Plan) else plan(grid, materialise=False)
-                runs = shard_of(plan_.runs, shard)
+            with backend.open() as pool:
                 _prepare_output(out)
                 materialise(plan_)
                 if on_start:
                     on_start(len(runs))
                 todo, summary.skipped = pending(runs, out, force)
+                pool.cap(len(todo))
                 warm_up({run.config.model for run in todo})
-                queue = iter(todo)
-                with backend.shared({run.source: plan_.datasets[run.source] for run in todo}) as datasets:
-                    while True:
-                        try:
-                            for landed in Parallel(return_as="generator_unordered")(
-                                    tasks(queue, datasets)):
-                                land(*landed)
-                            break
-                        except backend.died() as exc:
-                            suspects = list(in_flight.values())
-                            in_flight.clear()
-                            for run in suspects:
-                                land(*_retry_alone(backend, client, worker, run,
-                                                   datasets[run.source], retries, exc))
+                with pool.shared({run.source: plan_.datasets[run.source] for run in todo}) as datasets, \
+                        claims.heartbeat():
+                    batch = _Batch(out, pool, claims, datasets, summary, worker=worker,
+                                   retries=retries, force=force, on_result=on_result)
+                    try:
+                        batch.run(todo, wait, poll=min(lease / 4, 5.0))
+                    except BackendLost as exc:
+                        summary.lost, summary.lost_backend = batch.unfinished(todo), str(exc)
         except KeyboardInterrupt as exc:
             signum = exc.args[0] if exc.args else signal.SIGINT
         finally:
-            for run in claimed.values():
-                release(out, run)
+            claims.release_all()
     summary.seconds = time.perf_counter() - start
     if signum is not None:
         raise Interrupted(signum, summary)
     return summary
-
-
-def _retry_alone(backend, client, worker, run, dataset, retries, first_exc):
-    """Rerun a run that was in flight when a worker died, alone; (run, table, reason)."""
-    exc = first_exc
-    for _ in range(retries + 1):
-        try:
-            return backend.isolated(client, worker, run, dataset)
-        except backend.died() as died:
-            exc = died
-    return run, "failed", None, \
-        f"worker process died ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"

@@ -3,6 +3,7 @@ disks, overlapping runs, shards and a real dask cluster. Nothing finished may be
 duplicated or corrupted."""
 
 import errno
+import os
 import signal
 import subprocess
 import sys
@@ -125,11 +126,13 @@ def test_dead_worker_fails_only_its_run_and_the_others_finish(workdir):
     assert not list((workdir / "res" / ".claims").glob("*.lock"))
 
 
-def test_retries_rerun_a_run_whose_worker_died(workdir, monkeypatch):
-    monkeypatch.setenv("RNNBATCH_TEST_MARKER", str(workdir / "marker"))
+def test_retries_rerun_a_run_whose_worker_died(workdir):
     grid = write_grid(workdir, QUICK_GRID)
+    [victim] = [run for run in runner.plan(grid).runs if run.config.seed == 1]
+    marker = faulty.died_marker(victim, os.getpid())
     summary = runner.run_grid(grid, "res", n_jobs=2, worker=faulty.dies_once_on_seed_1, retries=1)
-    assert (workdir / "marker").exists()
+    assert marker.exists()
+    marker.unlink()
     assert summary.done == 4 and not summary.failed
     assert table(workdir / "res").equals(table(_clean_run(grid, workdir)))
 
@@ -210,7 +213,8 @@ def test_shards_cover_the_grid_exactly_once(workdir, monkeypatch):
 
     monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "1")
     monkeypatch.setenv("SLURM_ARRAY_TASK_COUNT", "3")
-    assert runner.parse_shard("slurm") == (1, 3)
+    slurm = cli("run", grid, "--dry-run", "--shard", "slurm").output.splitlines()[:-1]
+    assert slurm == cli("run", grid, "--dry-run", "--shard", "1/3").output.splitlines()[:-1]
     for index in range(3):
         assert cli("run", grid, "--out", "res", "--shard", f"{index}/3", "--jobs", "1").exit_code == 0
     assert table(workdir / "res").equals(table(_clean_run(grid, workdir)))

@@ -6,10 +6,10 @@ import tempfile
 import numpy as np
 import pyarrow.dataset as pads
 
-from rnnbatch import runner
+from rnnbatch import backends, runner
 from rnnbatch.data import DataParams, make_dataset
 
-# train is over runner.SHARE_BYTES (2700 x 51 doubles, 1.1 MB), test under it
+# train is over backends.SHARE_BYTES (2700 x 51 doubles, 1.1 MB), test under it
 LARGE = DataParams(seed=0, train=2700, test=20, steps=51)
 
 GRID = """
@@ -28,7 +28,7 @@ seeds = 3
 
 def test_large_arrays_go_as_read_only_memory_maps_of_a_temporary_copy():
     dataset = make_dataset(LARGE)
-    with runner.Backend("loky").shared({"source": dataset}) as shared:
+    with backends.LocalPool(1).shared({"source": dataset}) as shared:
         got = shared["source"]
         assert isinstance(got.train, np.memmap) and not got.train.flags.writeable
         assert np.array_equal(got.train, dataset.train)
@@ -41,13 +41,7 @@ def test_large_arrays_go_as_read_only_memory_maps_of_a_temporary_copy():
 def test_without_a_temporary_directory_the_arrays_go_as_they_are(monkeypatch, tmp_path):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
     dataset = make_dataset(LARGE)
-    with runner.Backend("loky").shared({"source": dataset}) as shared:
-        assert shared["source"] is dataset
-
-
-def test_a_dask_cluster_gets_the_arrays():
-    dataset = make_dataset(LARGE)
-    with runner.Backend("dask", scheduler="tcp://unused:1").shared({"source": dataset}) as shared:
+    with backends.LocalPool(1).shared({"source": dataset}) as shared:
         assert shared["source"] is dataset
 
 
