@@ -223,6 +223,9 @@ class DaskPool:
                 return wait(list(futures), timeout=timeout, return_when="FIRST_COMPLETED").done
         except TimeoutError:
             return set()
+        except Exception:  # noqa: BLE001 - cancelled futures: the scheduler may be gone
+            self.check()
+            return {future for future in futures if future.done()}
 
     def isolated(self, fn, *args):
         return self.submit(fn, *args).result()

@@ -133,7 +133,9 @@ class Claims:
         probe = self.root / f".clock.{self.token}"
         try:
             probe.touch()
-            return probe.stat().st_mtime
+            now = probe.stat().st_mtime
+            probe.unlink()
+            return now
         except OSError:
             return time.time()
 
@@ -154,10 +156,6 @@ class Claims:
     def release_all(self) -> None:
         for run_id in list(self.held):
             self.release(run_id)
-        try:
-            (self.root / f".clock.{self.token}").unlink(missing_ok=True)
-        except OSError:
-            pass  # never made: the directory is not writable
 
     def renew(self) -> None:
         """Touch every claim this process holds; forget any another process took over."""

@@ -301,9 +301,9 @@ class _Batch:
                     held.append(run)
             if self.in_flight:
                 self.collect(timeout=poll)
-            elif held and not queue:
+            elif held and not queue and wait:
                 time.sleep(max(0.0, recheck - time.monotonic()))
-            if held and time.monotonic() >= recheck:
+            if held and time.monotonic() >= recheck and (wait or self.in_flight):
                 queue.extend(held)
                 held.clear()
                 recheck = time.monotonic() + poll

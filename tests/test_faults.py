@@ -3,8 +3,11 @@ disks, overlapping runs, shards and a real dask cluster. Nothing finished may be
 duplicated or corrupted."""
 
 import errno
+import functools
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,7 +17,7 @@ import pyarrow.dataset as pads
 import pytest
 from click.testing import CliRunner
 
-from rnnbatch import runner
+from rnnbatch import backends, runner
 from rnnbatch.cli import main
 
 from . import faulty
@@ -253,3 +256,170 @@ def test_dask_cluster_gives_the_same_tables_as_a_local_run(workdir):
                      "--scheduler", cluster.scheduler_address)
     assert result.exit_code == 0, result.output
     assert table(workdir / "dask").equals(table(_clean_run(grid, workdir)))
+
+
+# -- exit codes tell the truth; claims are leases --------------------------------------------
+
+def _claim_every_run(workdir, grid, host):
+    """Claims on every run of ``grid``, as a process of ``host`` left them just now."""
+    root = workdir / "res" / runner.CLAIMS
+    root.mkdir(parents=True)
+    record = {"host": host, "boot": "", "pid": 4242, "pid_start": "1", "token": "dead", "lease": 1}
+    for run in runner.plan(grid).runs:
+        (root / f"{run.run_id}.lock").write_text(json.dumps(record))
+
+
+def test_claims_of_a_killed_host_lapse_and_the_rerun_finishes_the_grid(workdir):
+    grid = write_grid(workdir, QUICK_GRID)
+    _claim_every_run(workdir, grid, "node-that-was-killed")
+    result = cli("run", grid, "--out", "res", "--jobs", "1", "--lease", "1")
+    assert result.exit_code == 0, result.output
+    assert "Done: 4 ran, 0 skipped (complete), 0 diverged, 0 failed in " in result.output
+    assert table(workdir / "res").equals(table(_clean_run(grid, workdir)))
+    assert not list((workdir / "res" / ".claims").iterdir())
+
+
+def test_runs_left_to_another_process_exit_3_and_say_how_to_finish(workdir):
+    grid = write_grid(workdir, QUICK_GRID)
+    _claim_every_run(workdir, grid, "node-7")
+    result = cli("run", grid, "--out", "res", "--no-wait")
+    assert result.exit_code == 3, result.output
+    assert "Done: 0 ran, 0 skipped (complete), 0 diverged, 0 failed, 4 left to another running " \
+           "rnnbatch in " in result.stdout
+    assert result.stderr == ("Unfinished: 4 runs are held by another running rnnbatch (node-7 pid "
+                             f"4242). Wait for it, then check with: rnnbatch run {grid} --out res\n")
+
+
+def test_claims_are_taken_only_for_runs_about_to_start(workdir):
+    grid = write_grid(workdir, QUICK_GRID.replace("seeds = 4", "seeds = 8"))
+    worker = functools.partial(faulty.counts_claims, workdir / "res")
+    assert runner.run_grid(grid, "res", n_jobs=2, worker=worker).complete
+    seen = [int(n) for n in (workdir / "res" / "claims-seen.txt").read_text().split()]
+    assert len(seen) == 8 and max(seen) <= 2
+
+
+def test_a_full_disk_while_claiming_is_one_clear_error_and_leaves_nothing(workdir, monkeypatch):
+    grid = write_grid(workdir, QUICK_GRID)
+    runner.plan(grid)
+
+    def full(fd, mode):
+        os.close(fd)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("rnnbatch.claims.os.fdopen", full)
+    result = cli("run", grid, "--out", "res", "--jobs", "1")
+    assert (result.exit_code, result.output) == (
+        2, "Error: Cannot write a claim in res/.claims: No space left on device. Free some space "
+           "or choose a writable --out.\n")
+    assert not [p for p in (workdir / "res").rglob("*") if p.is_file()]
+
+
+# -- resources from the environment; nothing outlives its parent ------------------------------
+
+def test_workers_default_to_the_cpus_this_process_may_use(monkeypatch):
+    one_cpu = subprocess.run(["taskset", "-c", "0", sys.executable, "-c",
+                              "from rnnbatch.backends import usable_cpus; print(usable_cpus())"],
+                             capture_output=True, text=True, check=True)
+    assert one_cpu.stdout == "1\n"
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
+    assert backends.usable_cpus() == 1
+    with backends.Backend().open() as pool:
+        assert pool.slots() == 1
+    with backends.Backend(n_jobs=3).open() as pool:
+        pool.cap(2)  # never more workers than runs to do
+        assert pool.slots() == 2
+
+
+MEMMAP_GRID = SLOW_GRID.replace("train = 1500", "train = 2700")  # over SHARE_BYTES: memory-mapped
+
+
+def _children(pid: int) -> set[int]:
+    kids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.add(int(stat.parent.name))
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_sigkill_of_the_parent_stops_its_workers_and_the_rerun_cleans_up(workdir, monkeypatch):
+    tmp = workdir / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    grid = write_grid(workdir, MEMMAP_GRID)
+    proc = start(grid, "res", "--jobs", "2")
+    wait_for_results(workdir / "res", 1, proc)
+    workers = _children(proc.pid)
+    assert workers
+    [copy] = tmp.glob(f"rnnbatch-{proc.pid}-*")
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 60
+    while any(map(_alive, workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(_alive, workers))
+    proc.stdout.read()  # the workers held the pipe: it ends now
+    assert copy.exists()
+
+    rerun = start(grid, "res", "--jobs", "2")
+    assert rerun.wait(timeout=300) == 0, rerun.stderr.read()
+    assert not copy.exists()
+    assert table(workdir / "res").num_rows == 6 * 4
+
+
+# -- dask: a scheduler or nothing ---------------------------------------------------------------
+
+def test_an_address_that_is_not_a_dask_scheduler_fails_within_seconds(workdir):
+    grid = write_grid(workdir, QUICK_GRID)
+    with socket.socket() as silent:  # accepts connections, never answers (like a dashboard)
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        address = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+        result = cli("run", grid, "--out", "res", "--backend", "dask", "--scheduler", address)
+    assert (result.exit_code, result.output) == (
+        2, f"Error: Cannot reach the dask scheduler at {address} within 5s (nothing answered as a "
+           "dask scheduler). Check the address, or start one with: dask scheduler.\n")
+    assert not (workdir / "res").exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_scheduler_that_dies_mid_grid_exits_3_and_computes_nothing_here(workdir):
+    pytest.importorskip("distributed")
+    grid = write_grid(workdir, SLOW_GRID)
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    dask = Path(sys.executable).parent / "dask"
+    scheduler = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port",
+                                  address.rsplit(":", 1)[1], "--dashboard-address", ":0"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([dask, "worker", address, "--nworkers", "1", "--nthreads", "1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        proc = start(grid, "res", "--backend", "dask", "--scheduler", address)
+        wait_for_results(workdir / "res", 1, proc)
+        scheduler.kill()
+        out, err = proc.communicate(timeout=120)
+    finally:
+        for p in (scheduler, worker):
+            p.kill()
+            p.wait()
+    assert proc.returncode == 3, err
+    done = len(list((workdir / "res").glob("model=*/*.parquet")))
+    assert done < 6
+    assert f"Unfinished: the dask scheduler at {address} went away; {6 - done} runs have no " \
+           f"result. Finish them with: rnnbatch run {grid} --out res\n" in err
