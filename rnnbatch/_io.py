@@ -68,3 +68,8 @@ def open_parquet(path: Path, otherwise: str):
 def permission_denied(path: Path, exc: PermissionError, otherwise: str) -> InputError:
     return InputError(f"Cannot read {path}: {os.strerror(exc.errno)}. Ask its owner to make it "
                       f"readable (chmod g+r), or {otherwise}.")
+
+
+def one_line(exc: Exception) -> str:
+    """An exception's message on one line (pyarrow's span several)."""
+    return " ".join(str(exc).split())
