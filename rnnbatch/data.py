@@ -143,8 +143,9 @@ def generate(out: str | Path = "data", params: DataParams = DataParams(), force:
     """Make the dataset for ``params`` under ``out``; return it and whether anything was written.
 
     The same parameters at an existing path are a no-op when its two files are one whole dataset.
-    Different data there is refused unless ``force``. Each file is written atomically. ``made`` is the same dataset already
-    generated in memory (by :func:`load_or_make`), to write instead of drawing it again.
+    Different data there is refused unless ``force``. Each file is written atomically. ``made``
+    is the same dataset already generated in memory (by :func:`load_or_make`), to write instead
+    of drawing it again.
     """
     out = Path(out)
     params.validate()
