@@ -100,10 +100,12 @@ def is_complete(path: Path, run_id: str) -> bool:
 
 
 def quarantine(out: Path, path: Path, reason: str) -> Path:
-    """Move a corrupt result aside (never delete it) and warn."""
+    """Move a corrupt result to ``out/.corrupt/<run_id>.<time>.parquet.corrupt`` (never delete
+    it) and warn."""
     target_dir = Path(out) / ".corrupt"
     target_dir.mkdir(parents=True, exist_ok=True)
-    target = target_dir / f"{path.stem}.{time.strftime('%Y%m%dT%H%M%S')}{path.suffix}"
+    # not ending in .parquet: globs such as results/*/*.parquet would read it as a result
+    target = target_dir / f"{path.stem}.{time.strftime('%Y%m%dT%H%M%S')}{path.suffix}.corrupt"
     shutil.move(path, target)
     warnings.warn(f"{path} was {reason}; moved it to {target} and will rerun it.", stacklevel=2)
     return target

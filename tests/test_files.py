@@ -137,6 +137,28 @@ def test_unreadable_dataset_made_by_a_grid(cli_runner, fs, monkeypatch, write_gr
     assert_one_error_line(result, DATA_DENIED.replace("data/train.parquet", test_split))
 
 
+# -- 8: quarantined files are out of the readers' globs ----------------------------------------
+
+def test_quarantined_files_stay_out_of_the_readme_readers(cli_runner, res):
+    pl = pytest.importorskip("polars")
+    duckdb = pytest.importorskip("duckdb")
+    victim = _rnn_results(res)[0]
+    victim.write_bytes(victim.read_bytes()[:300])
+    assert cli_runner.invoke(main, ["run", "grid.toml", "--out", "res", "--jobs", "1"]).exit_code == 0
+    [moved] = (res / ".corrupt").iterdir()
+    assert moved.name.startswith(f"{victim.stem}.") and moved.name.endswith(".parquet.corrupt")
+
+    expected = sorted(results.read("res").select(["run_id", "epoch"]).to_pylist(),
+                      key=lambda r: (r["run_id"], r["epoch"]))
+    assert len(expected) == 1 + 6 * 2
+    for pattern in ("res/*/*.parquet", "res/model=*/*.parquet"):
+        frame = pl.read_parquet(pattern, hive_partitioning=True).sort(["run_id", "epoch"])
+        assert frame.select(["run_id", "epoch"]).to_dicts() == expected
+        rows = duckdb.sql(f"select run_id, epoch from read_parquet('{pattern}', "
+                          "hive_partitioning=true) order by run_id, epoch").fetchall()
+        assert [{"run_id": r, "epoch": e} for r, e in rows] == expected
+
+
 # -- 13: a dataset's two files must be one dataset ---------------------------------------------
 
 def _torn(monkeypatch, force_seed: int) -> None:
