@@ -71,5 +71,5 @@ def permission_denied(path: Path, exc: PermissionError, otherwise: str) -> Input
 
 
 def one_line(exc: Exception) -> str:
-    """An exception's message on one line (pyarrow's span several)."""
-    return " ".join(str(exc).split())
+    """An exception's message on one line (pyarrow's span several), to end a sentence in."""
+    return " ".join(str(exc).split()).rstrip(".")

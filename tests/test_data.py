@@ -197,7 +197,8 @@ def test_load_garbled_metadata(fs, cli_runner):
 def test_load_float32_values_are_accepted(fs, cli_runner):
     _good(fs, cli_runner)
     for split in ("train", "test"):  # made by hand: no fingerprint recorded to check
-        pq.write_table(_series_table([[0.5] * 51] * 3, pa.list_(pa.float32())), f"data/{split}.parquet")
+        table = _series_table([[0.5] * 51] * 3, pa.list_(pa.float32()))
+        pq.write_table(table, f"data/{split}.parquet")
     ds = data.load("data")
     assert ds.train.dtype == np.float64 and ds.train.shape == (3, 51)
 

@@ -137,6 +137,17 @@ def test_unreadable_dataset_made_by_a_grid(cli_runner, fs, monkeypatch, write_gr
     assert_one_error_line(result, DATA_DENIED.replace("data/train.parquet", test_split))
 
 
+def test_unreadable_result_is_a_permission_error_and_stays_in_place(cli_runner, res, monkeypatch):
+    victim = _rnn_results(res)[0]
+    _deny_reading(monkeypatch, victim)
+    denied = (f"Cannot read res/model=rnn/{victim.name}: Permission denied. Ask its owner to make "
+              "it readable (chmod g+r), or run the grid into a results directory of your own "
+              "(rnnbatch run GRID --out DIR).")
+    assert_one_error_line(cli_runner.invoke(main, ["run", "grid.toml", "--out", "res"]), denied)
+    assert_one_error_line(cli_runner.invoke(main, ["report", "res"]), denied)
+    assert victim.exists() and not (res / ".corrupt").exists()
+
+
 # -- 8: quarantined files are out of the readers' globs ----------------------------------------
 
 def test_quarantined_files_stay_out_of_the_readme_readers(cli_runner, res):
@@ -157,6 +168,153 @@ def test_quarantined_files_stay_out_of_the_readme_readers(cli_runner, res):
         rows = duckdb.sql(f"select run_id, epoch from read_parquet('{pattern}', "
                           "hive_partitioning=true) order by run_id, epoch").fetchall()
         assert [{"run_id": r, "epoch": e} for r, e in rows] == expected
+
+
+# -- 9, 10: the results directory is read only through files rnnbatch wrote --------------------
+
+def _stray(path):
+    return (f"Ignored {path}: not a result file (rnnbatch reads only res/model=<model>/<run id>"
+            ".parquet). Move it out of res to silence this warning.")
+
+
+@pytest.mark.parametrize("where,named", [  # a stray folder is named once, not file by file
+    ("res/README.txt", "res/README.txt"),
+    ("res/model=rnn/README.txt", "res/model=rnn/README.txt"),
+    ("res/0123456789abcdef.parquet", "res/0123456789abcdef.parquet"),
+    ("res/notes/a.parquet", "res/notes"),
+    ("res/model=mlp/0123456789abcdef.parquet", "res/model=mlp"),
+    ("res/model=rnn/old/0123456789abcdef.parquet", "res/model=rnn/old"),
+])
+def test_stray_files_are_skipped_with_a_warning(cli_runner, res, clean_report, where, named):
+    Path(where).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(_rnn_results(res)[0], where)
+    result = _report(cli_runner)
+    assert result.exit_code == 0
+    assert _warnings(result) == [_stray(named)]
+    assert result.stdout == clean_report
+
+
+def test_report_written_into_the_results_directory(cli_runner, res, clean_report):
+    assert cli_runner.invoke(main, ["report", "res", "--out", "res/report.txt"]).exit_code == 0
+    result = _report(cli_runner)
+    assert result.exit_code == 0 and _warnings(result) == [_stray("res/report.txt")]
+    assert result.stdout == clean_report
+
+
+@pytest.mark.parametrize("copy_name", ["{}.parquet.bak", "copy.parquet", "{}.parquet~"])
+def test_a_stray_copy_does_not_enter_the_means(cli_runner, res, clean_report, copy_name):
+    original = _rnn_results(res)[0]
+    copy = original.parent / copy_name.format(original.stem)
+    shutil.copy(original, copy)
+    result = _report(cli_runner)
+    assert _warnings(result) == [_stray(f"res/model=rnn/{copy.name}")]
+    assert result.stdout == clean_report
+
+
+def test_a_copy_under_another_run_id_is_not_that_run(cli_runner, res, clean_report):
+    original, other = _rnn_results(res)[:2]
+    shutil.copy(original, other)
+    result = _report(cli_runner)
+    assert _warnings(result) == [f"Ignored res/model=rnn/{other.name}: not run {other.stem}'s result "
+                                 f"(it names {original.stem}). {RESULTS_ELSEWHERE}"]
+    run_ids = results.read("res")["run_id"].to_pylist()
+    assert run_ids.count(original.stem) == 2 and other.stem not in run_ids  # counted once, 2 epochs
+    with pytest.raises(ValueError):
+        results.is_complete(other, other.stem)
+
+
+def _damage_a_data_page(path: Path, where: str) -> None:
+    """Flip bytes of the test_mse column's pages, leaving the footer whole: the data page's
+    header, or the last MSE value stored in its dictionary page (still decodes, to other numbers)."""
+    meta = pq.read_metadata(path)
+    column = meta.row_group(0).column(meta.schema.names.index("test_mse"))
+    assert column.has_dictionary_page
+    offset = column.data_page_offset - (4 if where == "page values" else 0)
+    raw = bytearray(path.read_bytes())
+    raw[offset:offset + 4] = bytes(b ^ 0xFF for b in raw[offset:offset + 4])
+    path.write_bytes(bytes(raw))
+    assert pq.read_metadata(path).num_rows == meta.num_rows
+
+
+@pytest.mark.parametrize("where", ["page header", "page values"])
+def test_a_damaged_data_page_is_not_complete(cli_runner, res, clean_report, where):
+    victim = _rnn_results(res)[0]
+    _damage_a_data_page(victim, where)
+    with pytest.raises(ValueError) as info:
+        results.is_complete(victim, victim.stem)
+    assert str(info.value).startswith("unreadable (") and "\n" not in str(info.value)
+
+    result = _report(cli_runner)
+    assert result.exit_code == 0
+    [warning] = _warnings(result)
+    assert warning.startswith(f"Ignored res/model=rnn/{victim.name}: unreadable (")
+    assert warning.endswith(RESULTS_ELSEWHERE)
+    assert _figures(result.stdout) != _figures(clean_report)
+
+    rerun = cli_runner.invoke(main, ["run", "grid.toml", "--out", "res", "--jobs", "1"])
+    assert "Done: 1 ran, 6 skipped (complete)" in rerun.output
+    assert _figures(_report(cli_runner).stdout) == _figures(clean_report)
+
+
+def _figures(report_json):
+    """A report without its wall-clock column (a redone run takes its own time)."""
+    return [{k: v for k, v in row.items() if k != "seconds_per_epoch"}
+            for row in json.loads(report_json)]
+
+
+@pytest.mark.parametrize("change,reason", [  # each change keeps the file's run record but one
+    (lambda t: t.drop_columns(["seed", "status"]), "missing the columns seed, status"),
+    (lambda t: t.slice(0, 1), "incomplete (1 of the 2 rows its record states)"),
+    (lambda t: t.replace_schema_metadata({}), "missing its run record"),
+    (lambda t: t.set_column(t.schema.get_field_index("epoch"), "epoch", pa.array(["x", "x"])),
+     "with columns of the wrong type (Failed to parse string: 'x' as a scalar of type int64)"),
+])
+def test_an_incomplete_result_is_skipped_and_redone(cli_runner, res, change, reason):
+    victim = _rnn_results(res)[0]
+    pq.write_table(change(pq.read_table(victim)), victim)
+    with pytest.raises(ValueError) as info:
+        results.is_complete(victim, victim.stem)
+    assert str(info.value) == reason
+
+    result = _report(cli_runner)
+    assert result.exit_code == 0, result.output
+    assert _warnings(result) == [f"Ignored res/model=rnn/{victim.name}: {reason}. {RESULTS_ELSEWHERE}"]
+
+    rerun = cli_runner.invoke(main, ["run", "grid.toml", "--out", "res", "--jobs", "1"])
+    assert f"Warning: res/model=rnn/{victim.name} was {reason}; moved it to res/.corrupt/" in rerun.output
+    assert "Done: 1 ran, 6 skipped (complete)" in rerun.output
+    assert results.is_complete(victim, victim.stem)
+
+
+def test_nothing_valid_left_is_no_results(cli_runner, fs):
+    os.makedirs("res/model=rnn")
+    Path("res/model=rnn/0123456789abcdef.parquet").write_bytes(b"not parquet")
+    Path("res/README.txt").write_text("notes")
+    result = cli_runner.invoke(main, ["report", "res"])
+    assert result.exit_code == 2
+    stray, corrupt, error = result.stderr.splitlines()
+    assert stray == f"Warning: {_stray('res/README.txt')}"
+    assert corrupt.startswith("Warning: Ignored res/model=rnn/0123456789abcdef.parquet: unreadable (")
+    assert corrupt.endswith(RESULTS_ELSEWHERE)
+    assert error == "Error: No results under res. Make some with: rnnbatch run GRID --out res"
+    assert "Traceback" not in result.output
+
+
+def test_corrupt_file_beside_good_ones_names_the_file(cli_runner, res):
+    victim = _rnn_results(res)[0]
+    victim.write_bytes(b"not parquet")
+    result = _report(cli_runner)
+    assert result.exit_code == 0
+    [warning] = _warnings(result)
+    assert warning.startswith(f"Ignored res/model=rnn/{victim.name}: unreadable (")
+    assert len(json.loads(result.stdout)) == 4
+
+
+def test_read_gives_one_table_of_the_declared_schema(res):
+    table = results.read(res)
+    assert table.schema.equals(results.SCHEMA.append(pa.field("model", pa.string())))
+    assert table.num_rows == 1 + 6 * 2
+    assert sorted(set(table["model"].to_pylist())) == ["dense", "naive", "rnn"]
 
 
 # -- 13: a dataset's two files must be one dataset ---------------------------------------------
