@@ -66,8 +66,9 @@ def open_parquet(path: Path, otherwise: str):
 
 
 def permission_denied(path: Path, exc: PermissionError, otherwise: str) -> InputError:
+    readable = "g+rx" if Path(path).is_dir() else "g+r"  # a folder is listed through its x bit
     return InputError(f"Cannot read {path}: {os.strerror(exc.errno)}. Ask its owner to make it "
-                      f"readable (chmod g+r), or {otherwise}.")
+                      f"readable (chmod {readable}), or {otherwise}.")
 
 
 def one_line(exc: Exception) -> str:

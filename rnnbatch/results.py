@@ -15,6 +15,7 @@ import re
 import shutil
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numba
@@ -159,8 +160,8 @@ def read(out: str | Path) -> pa.Table:
         try:
             table = _checked(path, path.stem)
         except ValueError as exc:
-            warnings.warn(f"Ignored {path}: {exc}. Rerun its grid (rnnbatch run GRID --out {out}) "
-                          f"to redo it, or move it out of {out}.", stacklevel=2)
+            _ignore(path, f"{exc}. Rerun its grid (rnnbatch run GRID --out {out}) to redo it, or "
+                          f"move it out of {out}")
             continue
         tables.append(table.append_column("model", pa.array([model] * table.num_rows, pa.string())))
     if not tables:
@@ -168,20 +169,33 @@ def read(out: str | Path) -> pa.Table:
     return pa.concat_tables(tables)
 
 
-def _result_files(out: Path):
-    """(path, model) of each file under ``out`` named as a result; warns about everything else."""
-    if not out.is_dir():
-        return
-    for entry in _visible(out):
+def _result_files(out: Path) -> list[tuple[Path, str]]:
+    """(path, model) of each file under ``out`` named as a result of one model."""
+    named = list(_named_as_results(out))
+    # a run id hashes its model too: the same name under two model= folders is a copy
+    folders = Counter(path.name for path, _ in named)
+    for path, _ in named:
+        if folders[path.name] > 1:
+            _ignore(path, f"run {path.stem} is under more than one model= folder, so all but one "
+                          f"are copies. Move the copies out of {out}")
+    return [(path, model) for path, model in named if folders[path.name] == 1]
+
+
+def _named_as_results(out: Path):
+    """(path, model) of each visible file at ``out/model=<model>/<run_id>.parquet``; warns about
+    every other visible file or folder."""
+    stray = (f"not a result file (rnnbatch reads only {out}/model=<model>/<run id>.parquet). "
+             f"Move it out of {out} to silence this warning")
+    for entry in _visible(out) if out.is_dir() else []:
         model = entry.name.removeprefix("model=")
         if not (entry.name.startswith("model=") and model in MODELS and entry.is_dir()):
-            _warn_stray(entry, out)
+            _ignore(entry, stray)
             continue
         for path in _visible(entry):
             if RESULT_NAME.fullmatch(path.name) and path.is_file():
                 yield path, model
             else:
-                _warn_stray(path, out)
+                _ignore(path, stray)
 
 
 def _visible(directory: Path) -> list[Path]:
@@ -191,7 +205,5 @@ def _visible(directory: Path) -> list[Path]:
         raise permission_denied(directory, exc, OWN_RESULTS) from None
 
 
-def _warn_stray(path: Path, out: Path) -> None:
-    warnings.warn(f"Ignored {path}: not a result file (rnnbatch reads only {out}/model=<model>/"
-                  f"<run id>.parquet). Move it out of {out} to silence this warning.",
-                  stacklevel=4)  # at read's caller, as read's own warnings
+def _ignore(path: Path, why: str) -> None:
+    warnings.warn(f"Ignored {path}: {why}.")

@@ -223,6 +223,31 @@ def test_a_copy_under_another_run_id_is_not_that_run(cli_runner, res, clean_repo
         results.is_complete(other, other.stem)
 
 
+def test_a_copy_under_another_model_is_skipped_with_its_original(cli_runner, res):
+    original = _rnn_results(res)[0]
+    shutil.copy(original, res / "model=dense" / original.name)
+    result = _report(cli_runner)
+    why = (f"run {original.stem} is under more than one model= folder, so all but one are copies. "
+           "Move the copies out of res.")
+    assert _warnings(result) == [f"Ignored res/model=dense/{original.name}: {why}",
+                                 f"Ignored res/model=rnn/{original.name}: {why}"]
+    assert original.stem not in results.read("res")["run_id"].to_pylist()
+
+
+def test_an_unlistable_results_folder_is_a_permission_error(cli_runner, res, monkeypatch):
+    listing = Path.iterdir
+
+    def denied(self):
+        if self.name == "model=rnn":
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return listing(self)
+
+    monkeypatch.setattr(Path, "iterdir", denied)
+    assert_one_error_line(_report(cli_runner), "Cannot read res/model=rnn: Permission denied. Ask "
+                          "its owner to make it readable (chmod g+rx), or run the grid into a "
+                          "results directory of your own (rnnbatch run GRID --out DIR).")
+
+
 def _damage_a_data_page(path: Path, where: str) -> None:
     """Flip bytes of the test_mse column's pages, leaving the footer whole: the data page's
     header, or the last MSE value stored in its dictionary page (still decodes, to other numbers)."""
