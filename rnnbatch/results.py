@@ -163,7 +163,8 @@ def read(out: str | Path) -> pa.Table:
             _ignore(path, f"{exc}. Rerun its grid (rnnbatch run GRID --out {out}) to redo it, or "
                           f"move it out of {out}")
             continue
-        tables.append(table.append_column("model", pa.array([model] * table.num_rows, pa.string())))
+        column = pa.array([model] * table.num_rows, pa.string())
+        tables.append(table.append_column(READ_SCHEMA.field("model"), column))
     if not tables:
         raise InputError(f"No results under {out}. Make some with: rnnbatch run GRID --out {out}")
     return pa.concat_tables(tables)

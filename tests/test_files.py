@@ -14,11 +14,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rnnbatch import _io, data, results
+from rnnbatch import _io, data, results, runner
 from rnnbatch.cli import main
 from rnnbatch.errors import DataError, InputError
 
-from .conftest import TINY_DATA, TINY_GRID, assert_one_error_line
+from .conftest import TINY_DATA, TINY_GRID, TINY_GRID_RUNS, assert_one_error_line
 
 NAIVE_GRID = TINY_DATA + '[[experiment]]\nname = "n"\nmodel = "naive"\n'
 GENERATE = ["generate", "--out", "data", "--seed", "3", "--train", "60", "--test", "20"]
@@ -31,8 +31,8 @@ def made(tmp_path_factory):
     base = tmp_path_factory.mktemp("made")
     grid = base / "grid.toml"
     grid.write_text(TINY_GRID.replace("[data]\n", f"[data]\ndir = {json.dumps(str(base / 'data'))}\n"))
-    assert main.main(["run", str(grid), "--out", str(base / "res"), "--jobs", "1"],
-                     standalone_mode=False) is None
+    summary = runner.run_grid(grid, base / "res", n_jobs=1)
+    assert summary.done == TINY_GRID_RUNS and not summary.failed
     return base
 
 
@@ -44,8 +44,8 @@ def res(made, fs):
     return fs / "res"
 
 
-def _report(cli_runner, *extra):
-    return cli_runner.invoke(main, ["report", "res", "--format", "json", *extra])
+def _report(cli_runner):
+    return cli_runner.invoke(main, ["report", "res", "--format", "json"])
 
 
 @pytest.fixture
@@ -211,7 +211,7 @@ def test_a_stray_copy_does_not_enter_the_means(cli_runner, res, clean_report, co
     assert result.stdout == clean_report
 
 
-def test_a_copy_under_another_run_id_is_not_that_run(cli_runner, res, clean_report):
+def test_a_copy_under_another_run_id_is_not_that_run(cli_runner, res):
     original, other = _rnn_results(res)[:2]
     shutil.copy(original, other)
     result = _report(cli_runner)
@@ -385,12 +385,11 @@ def test_a_generate_killed_between_its_files_leaves_a_dataset_nobody_uses(cli_ru
     assert_one_error_line(cli_runner.invoke(main, ["run", grid, "--out", "res"]), message)
     assert not os.path.exists("res")
 
-    for seed in ("3", "4"):  # either side's parameters: refused without --force ...
-        args = GENERATE[:4] + [seed] + GENERATE[5:]
-        assert_one_error_line(cli_runner.invoke(main, args),
-                              "data/" + ("train" if seed == "3" else "test") + ".parquet holds a "
-                              "different dataset. Replace it with rnnbatch generate --force, or "
-                              "choose another directory.")
+    # either side's parameters: the other side's file is refused without --force ...
+    for seed, other_side in (("3", "data/train.parquet"), ("4", "data/test.parquet")):
+        result = cli_runner.invoke(main, GENERATE[:4] + [seed] + GENERATE[5:])
+        assert_one_error_line(result, f"{other_side} holds a different dataset. Replace it with "
+                                      "rnnbatch generate --force, or choose another directory.")
     repaired = cli_runner.invoke(main, GENERATE[:4] + ["4"] + GENERATE[5:] + ["--force"])
     assert repaired.output.startswith("Wrote data/train.parquet")  # ... and repaired with it
     loaded = data.load("data")
