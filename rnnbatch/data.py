@@ -25,14 +25,15 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from ._io import write_parquet_atomic
+from ._io import one_line, open_parquet, write_parquet_atomic
 from .errors import DataError, InputError
 
 GENERATOR = "rnn-course-part1/generate_time_series"
 METADATA_KEY = b"rnnbatch.dataset"
 SPLITS = ("train", "test")
+PARAMS = ("seed", "train", "test", "steps")  # DataParams' fields, named as generate's options
+OWN_DATASET = "use a dataset of your own (rnnbatch generate --out DIR)"
 
 
 @dataclass(frozen=True)
@@ -105,18 +106,27 @@ def _split_table(ds: Dataset, split: str) -> pa.Table:
     return table.replace_schema_metadata({METADATA_KEY: json.dumps(meta, sort_keys=True)})
 
 
-def _stored_params(path: Path) -> dict | None:
-    """The metadata a dataset file records, or None when it is absent or unreadable."""
+def _metadata(schema: pa.Schema) -> dict:
+    """What a dataset file's schema records; {} when nothing readable (provenance only)."""
     try:
-        raw = pq.read_schema(path).metadata or {}
-        return json.loads(raw[METADATA_KEY])
-    except (OSError, KeyError, ValueError, pa.ArrowException):
-        return None
+        meta = json.loads((schema.metadata or {}).get(METADATA_KEY, b"{}"))
+    except ValueError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _stored_metadata(path: Path) -> dict:
+    """What the dataset file at ``path`` records; {} when it is absent or damaged."""
+    try:
+        with open_parquet(path, OWN_DATASET) as parquet:
+            return _metadata(parquet.schema_arrow)
+    except (OSError, pa.ArrowException):
+        return {}
 
 
 def _holds(out: Path, params: DataParams) -> list[bool]:
     """Per split, whether the file at ``out`` records exactly ``params``."""
-    return [(_stored_params(out / f"{split}.parquet") or {}).get("params") == vars(params)
+    return [_stored_metadata(out / f"{split}.parquet").get("params") == vars(params)
             for split in SPLITS]
 
 
@@ -132,9 +142,10 @@ def generate(out: str | Path = "data", params: DataParams = DataParams(), force:
              made: Dataset | None = None) -> tuple[Dataset, bool]:
     """Make the dataset for ``params`` under ``out``; return it and whether anything was written.
 
-    The same parameters at an existing path are a no-op. Different data there is refused
-    unless ``force``. Each file is written atomically. ``made`` is the same dataset already
-    generated in memory (by :func:`load_or_make`), to write instead of drawing it again.
+    The same parameters at an existing path are a no-op when its two files are one whole dataset.
+    Different data there is refused unless ``force``. Each file is written atomically. ``made``
+    is the same dataset already generated in memory (by :func:`load_or_make`), to write instead
+    of drawing it again.
     """
     out = Path(out)
     params.validate()
@@ -175,16 +186,11 @@ def _read_split(path: Path, steps: int | None) -> tuple[np.ndarray, dict]:
         raise DataError(f"Dataset file {path} does not exist. "
                         f"Make it with: rnnbatch generate --out {path.parent}")
     try:
-        table = pq.read_table(path)
+        with open_parquet(path, OWN_DATASET) as parquet:
+            table = parquet.read()
     except (OSError, pa.ArrowException) as exc:
-        raise DataError(f"{path} is not a readable Parquet file ({exc}). "
+        raise DataError(f"{path} is not a readable Parquet file ({one_line(exc)}). "
                         "Regenerate it with rnnbatch generate --force.") from exc
-    try:  # provenance only: garbled metadata leaves the dataset's parameters unknown
-        meta = json.loads((table.schema.metadata or {}).get(METADATA_KEY, b"{}"))
-    except ValueError:
-        meta = {}
-    if not isinstance(meta, dict):
-        meta = {}
     if not _is_series_schema(table.schema):
         raise DataError(f"{path} has the wrong schema: expected a 'values' column of float lists, "
                         f"got {table.schema.to_string(show_schema_metadata=False)!r}.")
@@ -202,16 +208,32 @@ def _read_split(path: Path, steps: int | None) -> tuple[np.ndarray, dict]:
     nonfinite = np.flatnonzero(~np.isfinite(values).all(axis=1))
     if nonfinite.size:
         raise DataError(f"{path} row {nonfinite[0]}: series contains NaN or infinity.")
-    return values, meta
+    return values, _metadata(table.schema)
 
 
 def load(path: str | Path = "data") -> Dataset:
     """Read and validate the dataset directory ``path`` that :func:`generate` wrote."""
     path = Path(path)
-    train, meta = _read_split(path / "train.parquet", None)
-    test, _ = _read_split(path / "test.parquet", train.shape[1])
-    stored = meta.get("params") or {}
-    params = DataParams(**{k: stored[k] for k in ("seed", "train", "test", "steps") if k in stored})
+    train, train_meta = _read_split(path / "train.parquet", None)
+    test, test_meta = _read_split(path / "test.parquet", train.shape[1])
+    stored = train_meta.get("params") or {}
+    content = fingerprint(train, test)
+    _check_one_dataset(path, content, train_meta, test_meta)
+    params = DataParams(**{k: stored[k] for k in PARAMS if k in stored})
     if not stored:
         params = DataParams(seed=-1, train=len(train), test=len(test), steps=train.shape[1])
-    return Dataset(params, train, test, fingerprint(train, test))
+    return Dataset(params, train, test, content)
+
+
+def _check_one_dataset(path: Path, content: str, train_meta: dict, test_meta: dict) -> None:
+    """Every fingerprint the split files record must be their content's: a generate killed
+    between its two files, or a file changed by hand, leaves a pair that is no one dataset."""
+    train, test = train_meta.get("fingerprint"), test_meta.get("fingerprint")
+    if all(recorded in (None, content) for recorded in (train, test)):
+        return
+    params = train_meta.get("params") or test_meta.get("params") or {}
+    options = "".join(f" --{k} {params[k]}" for k in PARAMS if k in params)
+    raise DataError(f"The dataset at {path} is torn or altered (as an interrupted generate leaves "
+                    f"it): train.parquet records dataset {train or 'none'}, test.parquet "
+                    f"{test or 'none'}, but together they hold {content}. Regenerate it with: "
+                    f"rnnbatch generate --force --out {path}{options}")

@@ -4,25 +4,30 @@ Layout ``RESULTS/model=<model>/<run_id>.parquet`` (``model`` comes from the dire
 hive partitioning expects). One row per run x epoch; the run's settings repeat on every row and
 ``status`` is the run's final status. Provenance and the run's own record live in the schema
 metadata, so a file can be checked for completeness on its own.
+
+A results directory is read only through the files rnnbatch wrote, each checked whole: copies,
+notes, reports or damaged files beside them must not change the numbers.
 """
 
 import json
 import platform
+import re
 import shutil
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numba
 import numpy as np
 import pyarrow as pa
-import pyarrow.dataset as pads
-import pyarrow.parquet as pq
+import pyarrow.compute as pc
 
 from . import __version__
-from ._io import parquet_bytes, write_atomic
+from ._io import one_line, open_parquet, parquet_bytes, permission_denied, write_atomic
 from .errors import InputError
 from .grid import Run
+from .models import MODELS
 
 RUN_KEY = b"rnnbatch.run"
 SCHEMA = pa.schema([
@@ -33,6 +38,9 @@ SCHEMA = pa.schema([
     ("steps", pa.int64()), ("epoch", pa.int64()), ("train_mse", pa.float64()),
     ("test_mse", pa.float64()), ("epoch_seconds", pa.float64()), ("status", pa.string()),
 ])
+READ_SCHEMA = SCHEMA.append(pa.field("model", pa.string()))  # what read returns: + the hive column
+RESULT_NAME = re.compile(r"[0-9a-f]{16}\.parquet")
+OWN_RESULTS = "run the grid into a results directory of your own (rnnbatch run GRID --out DIR)"
 
 
 def path_for(out: Path, run: Run) -> Path:
@@ -85,38 +93,118 @@ def clear_partial(out: Path, run: Run) -> None:
 
 
 def is_complete(path: Path, run_id: str) -> bool:
-    """True when ``path`` holds the whole result of ``run_id``; raises ValueError when corrupt."""
+    """True when ``path`` holds the whole result of ``run_id``, False when there is no file;
+    ValueError saying what is wrong otherwise (the runner then moves it aside and reruns it)."""
     if not path.exists():
         return False
-    try:
-        meta = pq.read_metadata(path)
-        record = json.loads(meta.schema.to_arrow_schema().metadata[RUN_KEY])
-        rows = pq.read_table(path, columns=["run_id"]).num_rows
-    except (OSError, KeyError, ValueError, pa.ArrowException) as exc:
-        raise ValueError(f"unreadable ({exc})") from None
-    if record.get("run_id") != run_id or rows != record.get("rows") or rows != meta.num_rows:
-        raise ValueError("incomplete or not this run's file")
+    _checked(path, run_id)
     return True
 
 
+def _checked(path: Path, run_id: str) -> pa.Table:
+    """The rows of ``path`` as :data:`SCHEMA` when the file is whole (every column and page
+    read back), its run record and rows name ``run_id`` and their count is the record's;
+    else ValueError with the reason, worded to follow "<path> was"."""
+    try:
+        with open_parquet(path, OWN_RESULTS) as parquet:
+            table = parquet.read()
+    except (OSError, pa.ArrowException) as exc:
+        raise ValueError(f"unreadable ({one_line(exc)})") from None
+    record = _run_record(table.schema)
+    missing = [name for name in SCHEMA.names if name not in table.column_names]
+    if missing:
+        raise ValueError(f"missing the columns {', '.join(missing)}")
+    if table.num_rows != record.get("rows"):
+        raise ValueError(f"incomplete ({table.num_rows} of the {record.get('rows')} rows its "
+                         "record states)")
+    others = {record.get("run_id"), *pc.unique(table["run_id"]).to_pylist()} - {run_id}
+    if others:
+        named = ", ".join(sorted(map(str, others)))
+        raise ValueError(f"not run {run_id}'s result (it names {named})")
+    try:
+        return table.select(SCHEMA.names).cast(SCHEMA)
+    except pa.ArrowException as exc:
+        raise ValueError(f"with columns of the wrong type ({one_line(exc)})") from None
+
+
+def _run_record(schema: pa.Schema) -> dict:
+    try:
+        record = json.loads((schema.metadata or {})[RUN_KEY])
+    except (KeyError, ValueError):
+        record = None
+    if not isinstance(record, dict):
+        raise ValueError("missing its run record")
+    return record
+
+
 def quarantine(out: Path, path: Path, reason: str) -> Path:
-    """Move a corrupt result aside (never delete it) and warn."""
+    """Move a corrupt result to ``out/.corrupt/<run_id>.<time>.parquet.corrupt`` (never delete
+    it) and warn."""
     target_dir = Path(out) / ".corrupt"
     target_dir.mkdir(parents=True, exist_ok=True)
-    target = target_dir / f"{path.stem}.{time.strftime('%Y%m%dT%H%M%S')}{path.suffix}"
+    # not ending in .parquet: globs such as results/*/*.parquet would read it as a result
+    target = target_dir / f"{path.stem}.{time.strftime('%Y%m%dT%H%M%S')}{path.suffix}.corrupt"
     shutil.move(path, target)
     warnings.warn(f"{path} was {reason}; moved it to {target} and will rerun it.", stacklevel=2)
     return target
 
 
 def read(out: str | Path) -> pa.Table:
-    """All result files under ``out`` as one table (hidden files and folders are skipped)."""
+    """Every result under ``out`` as one table of :data:`READ_SCHEMA`. Only whole files at
+    ``out/model=<model>/<run_id>.parquet`` of their own run are read; every other visible file or
+    folder is skipped with a warning naming it, and hidden ones (claims, quarantined files,
+    writers' temp files) silently."""
     out = Path(out)
-    if not out.is_dir() or not any(out.glob("model=*/*.parquet")):
+    tables = []
+    for path, model in _result_files(out):
+        try:
+            table = _checked(path, path.stem)
+        except ValueError as exc:
+            _ignore(path, f"{exc}. Rerun its grid (rnnbatch run GRID --out {out}) to redo it, or "
+                          f"move it out of {out}")
+            continue
+        column = pa.array([model] * table.num_rows, pa.string())
+        tables.append(table.append_column(READ_SCHEMA.field("model"), column))
+    if not tables:
         raise InputError(f"No results under {out}. Make some with: rnnbatch run GRID --out {out}")
+    return pa.concat_tables(tables)
+
+
+def _result_files(out: Path) -> list[tuple[Path, str]]:
+    """(path, model) of each file under ``out`` named as a result of one model."""
+    named = list(_named_as_results(out))
+    # a run id hashes its model too: the same name under two model= folders is a copy
+    folders = Counter(path.name for path, _ in named)
+    for path, _ in named:
+        if folders[path.name] > 1:
+            _ignore(path, f"run {path.stem} is under more than one model= folder, so all but one "
+                          f"are copies. Move the copies out of {out}")
+    return [(path, model) for path, model in named if folders[path.name] == 1]
+
+
+def _named_as_results(out: Path):
+    """(path, model) of each visible file at ``out/model=<model>/<run_id>.parquet``; warns about
+    every other visible file or folder."""
+    stray = (f"not a result file (rnnbatch reads only {out}/model=<model>/<run id>.parquet). "
+             f"Move it out of {out} to silence this warning")
+    for entry in _visible(out) if out.is_dir() else []:
+        model = entry.name.removeprefix("model=")
+        if not (entry.name.startswith("model=") and model in MODELS and entry.is_dir()):
+            _ignore(entry, stray)
+            continue
+        for path in _visible(entry):
+            if RESULT_NAME.fullmatch(path.name) and path.is_file():
+                yield path, model
+            else:
+                _ignore(path, stray)
+
+
+def _visible(directory: Path) -> list[Path]:
     try:
-        return pads.dataset(out, format="parquet", partitioning="hive").to_table()
-    except (OSError, pa.ArrowException) as exc:
-        raise InputError(f"Cannot read the results under {out}: {str(exc).rstrip('.')}. Rerunning the grid with "
-                         f"rnnbatch run GRID --out {out} moves a corrupt file aside and redoes "
-                         "its run.") from None
+        return sorted(p for p in directory.iterdir() if not p.name.startswith("."))
+    except PermissionError as exc:
+        raise permission_denied(directory, exc, OWN_RESULTS) from None
+
+
+def _ignore(path: Path, why: str) -> None:
+    warnings.warn(f"Ignored {path}: {why}.")

@@ -287,17 +287,6 @@ def test_report_is_deterministic_to_the_last_bit(cli_runner, res):
     assert report.aggregate(table.take(order)) == report.aggregate(table)
 
 
-def test_report_on_a_corrupt_result_file(cli_runner, fs):
-    os.makedirs("res/model=rnn")
-    with open("res/model=rnn/0123456789abcdef.parquet", "wb") as fh:
-        fh.write(b"not parquet")
-    result = cli_runner.invoke(main, ["report", "res"])
-    line = assert_one_error_line(result, starts="Cannot read the results under res: ")
-    assert "res/model=rnn/0123456789abcdef.parquet" in line
-    assert line.endswith("Rerunning the grid with rnnbatch run GRID --out res moves a corrupt file "
-                         "aside and redoes its run.")
-
-
 def test_report_ignores_hidden_leftovers(cli_runner, res, tmp_path):
     import shutil
     copy = tmp_path / "res"
