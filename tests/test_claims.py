@@ -133,7 +133,7 @@ def test_of_several_racers_for_a_dead_claim_exactly_one_wins(root, monkeypatch, 
     won = []
 
     def race():
-        taker = claims.Claims(root, lease=1)
+        taker = claims.Claims(root, lease=60)  # the winner's claim stays fresh while others pause
         if taker.take(RUN):
             won.append(taker.token)
 
