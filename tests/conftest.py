@@ -1,5 +1,6 @@
 """Shared fixtures for the fast CLI / grid / data / report tests: tiny data, tiny grids."""
 
+import json
 import textwrap
 import warnings
 from pathlib import Path
@@ -58,6 +59,18 @@ def write_grid():
         Path(name).write_text(textwrap.dedent(text), encoding="utf-8")
         return name
     return write
+
+
+def run_grid_in(base: Path, text: str, runs: int) -> Path:
+    """Run the grid ``text`` (its data made under ``base``) into ``base/res``; expects ``runs``
+    runs, all finished."""
+    from rnnbatch import runner
+
+    grid = base / "grid.toml"
+    grid.write_text(text.replace("[data]\n", f"[data]\ndir = {json.dumps(str(base / 'data'))}\n"))
+    summary = runner.run_grid(grid, base / "res", n_jobs=1)
+    assert summary.done == runs and summary.complete
+    return base / "res"
 
 
 def assert_one_error_line(result, message: str | None = None, starts: str | None = None,

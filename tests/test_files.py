@@ -14,11 +14,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rnnbatch import _io, data, results, runner
+from rnnbatch import _io, data, results
 from rnnbatch.cli import main
 from rnnbatch.errors import DataError, InputError
 
-from .conftest import TINY_DATA, TINY_GRID, TINY_GRID_RUNS, assert_one_error_line
+from .conftest import TINY_DATA, TINY_GRID, TINY_GRID_RUNS, assert_one_error_line, run_grid_in
 
 NAIVE_GRID = TINY_DATA + '[[experiment]]\nname = "n"\nmodel = "naive"\n'
 GENERATE = ["generate", "--out", "data", "--seed", "3", "--train", "60", "--test", "20"]
@@ -29,10 +29,7 @@ RESULTS_ELSEWHERE = "Rerun its grid (rnnbatch run GRID --out res) to redo it, or
 def made(tmp_path_factory):
     """One real run of the tiny grid: its grid file and results, copied by ``res``."""
     base = tmp_path_factory.mktemp("made")
-    grid = base / "grid.toml"
-    grid.write_text(TINY_GRID.replace("[data]\n", f"[data]\ndir = {json.dumps(str(base / 'data'))}\n"))
-    summary = runner.run_grid(grid, base / "res", n_jobs=1)
-    assert summary.done == TINY_GRID_RUNS and not summary.failed
+    run_grid_in(base, TINY_GRID, TINY_GRID_RUNS)
     return base
 
 

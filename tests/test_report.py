@@ -12,10 +12,10 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pytest
 
-from rnnbatch import report, results, runner
+from rnnbatch import report, results
 from rnnbatch.cli import main
 
-from .conftest import TINY_DATA, TINY_GRID, assert_one_error_line
+from .conftest import TINY_DATA, TINY_GRID, assert_one_error_line, run_grid_in
 
 REPORT_GRID = TINY_GRID.replace("epochs = 2", "epochs = 3").replace("seeds = 2", "seeds = 3")
 
@@ -23,12 +23,7 @@ REPORT_GRID = TINY_GRID.replace("epochs = 2", "epochs = 3").replace("seeds = 2",
 @pytest.fixture(scope="module")
 def res(tmp_path_factory):
     """A results directory from one real tiny grid, shared by the module's tests."""
-    base = tmp_path_factory.mktemp("report")
-    grid = base / "grid.toml"
-    grid.write_text(REPORT_GRID.replace("[data]\n", f"[data]\ndir = {json.dumps(str(base / 'data'))}\n"))
-    summary = runner.run_grid(grid, base / "res", n_jobs=1)
-    assert summary.done == 1 + 3 + 2 * 3 and not summary.failed
-    return str(base / "res")
+    return str(run_grid_in(tmp_path_factory.mktemp("report"), REPORT_GRID, 1 + 3 + 2 * 3))
 
 
 def _raw(res):
