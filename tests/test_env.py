@@ -2,15 +2,21 @@
 unwritable HOME (numba's kernel cache), and standard output that fails (a closed pipe, a full
 disk). The runs finish whatever happens to the logging, and the exit code tells the truth."""
 
+import errno
+import fcntl
 import os
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
 
 import rnnbatch
+from rnnbatch import runner
+from rnnbatch.cli import main
 
 # Runs that take milliseconds, on the dense kernels (their cold compile is the shortest).
 DENSE_GRID = """
@@ -126,3 +132,73 @@ def test_numba_is_left_alone_where_it_can_cache():
                            env={**os.environ, "PYTHONPATH": PACKAGE_ROOT}, capture_output=True,
                            text=True, timeout=120)
     assert probe.stdout.split() == ["True", repr(os.environ.get("NUMBA_CACHE_DIR", ""))]
+
+
+# -- logging never stops the work ---------------------------------------------------------------
+
+def _start(tmp_path, grid: str, stdout, stderr=subprocess.PIPE) -> subprocess.Popen:
+    (tmp_path / "grid.toml").write_text(grid)
+    return subprocess.Popen([sys.executable, "-m", "rnnbatch", "run", "grid.toml", "--out", "res",
+                             "--jobs", "2"], cwd=tmp_path, stdout=stdout, stderr=stderr, text=True,
+                            env={**os.environ, "PYTHONPATH": PACKAGE_ROOT})
+
+
+def _results(tmp_path) -> int:
+    return len(list((tmp_path / "res").glob("model=dense/*.parquet")))
+
+
+def test_a_pipe_closed_after_the_first_line_drops_progress_and_every_run_finishes(tmp_path):
+    """As `rnnbatch run grid.toml | head -1`."""
+    read_end, write_end = os.pipe()
+    # A pipe of one page, and more progress than fits in it after the first line: the CLI must
+    # write into the closed pipe, whatever the timing.
+    capacity = fcntl.fcntl(read_end, fcntl.F_SETPIPE_SZ, 4096)
+    runs = capacity // 40  # progress lines are longer than 80 bytes
+    proc = _start(tmp_path, DENSE_GRID.replace("seeds = 4", f"seeds = {runs}"), stdout=write_end)
+    os.close(write_end)
+    first = b""
+    while not first.endswith(b"\n"):
+        first += os.read(read_end, 1)  # one line only: the rest stays in the pipe, unread
+    os.close(read_end)
+    _, err = proc.communicate(timeout=300)
+
+    assert first.startswith(b"ok ")
+    assert proc.returncode == 0, err
+    assert err == "Warning: cannot write to standard output (Broken pipe); progress is dropped " \
+                  "from here on. The runs go on.\n"
+    assert _results(tmp_path) == runs
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_a_full_disk_under_stdout_drops_progress_and_every_run_finishes(tmp_path):
+    with open("/dev/full", "w") as full:
+        proc = _start(tmp_path, DENSE_GRID, stdout=full)
+        _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert err == "Warning: cannot write to standard output (No space left on device); progress " \
+                  "is dropped from here on. The runs go on.\n"
+    assert _results(tmp_path) == 4
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_no_writable_output_at_all_still_finishes_with_the_runs_exit_code(tmp_path):
+    with open("/dev/full", "w") as full:
+        proc = _start(tmp_path, DENSE_GRID, stdout=full, stderr=full)
+        proc.wait(timeout=300)
+    assert proc.returncode == 0
+    assert _results(tmp_path) == 4
+
+
+def test_failed_runs_exit_1_even_when_nothing_can_be_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "grid.toml").write_text(DENSE_GRID)
+    plan = runner.plan("grid.toml")
+    monkeypatch.setattr(runner, "run_grid", lambda *a, **k: runner.Summary(
+        done=3, failed=[(plan.runs[0], "worker process died (boom)")]))
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(click, "echo", disk_full)
+    result = CliRunner(catch_exceptions=False).invoke(main, ["run", "grid.toml", "--out", "res"])
+    assert result.exit_code == 1
