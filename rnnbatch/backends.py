@@ -17,6 +17,7 @@ every task dispatched ahead would hold a claim it is not using).
 import asyncio
 import concurrent.futures
 import dataclasses
+import logging
 import os
 import shutil
 import tempfile
@@ -37,6 +38,7 @@ from .errors import InputError
 SHARE_BYTES = 1 << 20  # larger arrays reach local workers as memory maps
 CONNECT_SECONDS = 5.0
 IDLE_WORKER_SECONDS = 60  # idle local workers exit after this long
+QUIET_LOGS = ("distributed", "distributed.client")  # their levels are set apart in dask's config
 
 
 class BackendLost(Exception):
@@ -138,6 +140,9 @@ class LocalPool:
     def check(self) -> None:
         pass
 
+    def failure(self, exc: Exception) -> None:
+        pass  # a local future fails only with its run
+
     def close(self, kill: bool = False) -> None:
         if self._executor is not None and kill:
             self._executor.shutdown(wait=True, kill_workers=True)
@@ -189,26 +194,51 @@ def _memory_mapped(dataset, prefix: Path):
 
 
 class DaskPool:
-    """A dask.distributed cluster; ``n_jobs`` caps the runs in flight (default: its threads)."""
+    """A dask.distributed cluster; ``n_jobs`` caps the runs in flight (default: its threads).
+
+    Every call to the cluster goes through :meth:`_reaching`: a connection that breaks, or a
+    future cancelled with it, is :class:`BackendLost`, reported by the runner in one line;
+    distributed's own log of the breakage (tracebacks) is silenced while the pool is open.
+    """
 
     def __init__(self, client, n_jobs: int | None):
         from distributed import KilledWorker
-        self.client, self.n_jobs = client, n_jobs
+        from distributed.comm import CommClosedError
+        self.client, self.n_jobs, self.address = client, n_jobs, client.scheduler.address
         self.died = (KilledWorker,)
+        self._lost = (OSError, CommClosedError, concurrent.futures.CancelledError)
+        self._logs = {log: log.level for log in map(logging.getLogger, QUIET_LOGS)}
+        for log in self._logs:
+            log.setLevel(logging.CRITICAL)
+
+    @contextmanager
+    def _reaching(self):
+        try:
+            yield
+        except self._lost as exc:
+            raise BackendLost(self.address) from exc
+        self.check()
 
     def check(self) -> None:
         """Raise BackendLost unless the client is still connected to its scheduler."""
         if self.client.status != "running":
-            raise BackendLost(self.client.scheduler.address)
+            raise BackendLost(self.address)
+
+    def failure(self, exc: Exception) -> None:
+        """Raise BackendLost when a future failed because the cluster went away (cancelled or
+        disconnected: the client may not know yet)."""
+        if isinstance(exc, self._lost):
+            raise BackendLost(self.address) from exc
+        self.check()
 
     def slots(self) -> int:
-        self.check()
-        threads = sum(self.client.nthreads().values()) or 1  # tasks wait for a worker to join
+        with self._reaching():
+            threads = sum(self.client.nthreads().values()) or 1  # tasks wait for a worker to join
         return min(threads, self.n_jobs) if self.n_jobs else threads
 
     def submit(self, fn, *args):
-        self.check()
-        return self.client.submit(fn, *args, pure=False)
+        with self._reaching():
+            return self.client.submit(fn, *args, pure=False)
 
     def cap(self, runs: int) -> None:
         pass  # the cluster's size is its own
@@ -218,25 +248,33 @@ class DaskPool:
 
     def wait(self, futures, timeout: float) -> set:
         from distributed import wait
-        try:
-            with self.client.as_current():
-                return wait(list(futures), timeout=timeout, return_when="FIRST_COMPLETED").done
-        except TimeoutError:
-            return set()
-        except Exception:  # noqa: BLE001 - cancelled futures: the scheduler may be gone
-            self.check()
-            return {future for future in futures if future.done()}
+        with self._reaching():
+            try:
+                with self.client.as_current():
+                    return wait(list(futures), timeout=timeout, return_when="FIRST_COMPLETED").done
+            except TimeoutError:
+                return set()
 
     def isolated(self, fn, *args):
-        return self.submit(fn, *args).result()
+        with self._reaching():
+            return self.submit(fn, *args).result()
 
     def close(self, kill: bool = False) -> None:
-        self.client.close()
+        try:
+            self.client.close()
+        except Exception:  # noqa: BLE001 - a cluster already gone has nothing to close
+            pass
+        finally:
+            for log, level in self._logs.items():
+                log.setLevel(level)
 
     @contextmanager
     def shared(self, datasets: dict):
         """Each dataset sent to the cluster once; tasks carry a reference."""
-        yield {source: self.client.scatter(dataset, hash=False) for source, dataset in datasets.items()}
+        with self._reaching():
+            scattered = {source: self.client.scatter(dataset, hash=False)
+                         for source, dataset in datasets.items()}
+        yield scattered
 
 
 def connect(address: str, timeout: float = CONNECT_SECONDS):

@@ -117,7 +117,9 @@ def run(grid, out, jobs, dry_run, force, backend, scheduler, shard, retries, lea
                 click.echo(_describe(r))
             click.echo(f"{len(runs)} runs")
             return
-        progress = _Progress()
+        log = _Log()
+        warnings.showwarning = log.warn
+        progress = _Progress(log)
         try:
             summary = runner.run_grid(grid, out, force=force, backend=engine, shard=part,
                                       retries=retries, on_start=progress.start,
@@ -128,25 +130,25 @@ def run(grid, out, jobs, dry_run, force, backend, scheduler, shard, retries, lea
         raise _fail(exc) from None
     except runner.Interrupted as exc:
         s = exc.summary
-        click.echo(f"Interrupted: {s.done} runs finished and kept. Resume with the same command: "
-                   f"rnnbatch run {grid} --out {out}", err=True)
+        log.echo(f"Interrupted: {s.done} runs finished and kept. Resume with the same command: "
+                 f"rnnbatch run {grid} --out {out}", err=True)
         sys.exit(128 + int(exc.signum))
-    click.echo(f"Done: {summary.done} ran, {summary.skipped} skipped (complete), "
-               f"{summary.diverged} diverged, {len(summary.failed)} failed"
-               + (f", {len(summary.left)} left to another running rnnbatch" if summary.left else "")
-               + (f", {len(summary.lost)} not run" if summary.lost else "")
-               + f" in {summary.seconds:.1f}s. Results in {out}")
+    log.echo(f"Done: {summary.done} ran, {summary.skipped} skipped (complete), "
+             f"{summary.diverged} diverged, {len(summary.failed)} failed"
+             + (f", {len(summary.left)} left to another running rnnbatch" if summary.left else "")
+             + (f", {len(summary.lost)} not run" if summary.lost else "")
+             + f" in {summary.seconds:.1f}s. Results in {out}")
     for failed_run, reason in summary.failed:
-        click.echo(f"Failed: {failed_run.run_id} ({failed_run.experiment} seed {failed_run.config.seed}): "
-                   f"{reason}", err=True)
+        log.echo(f"Failed: {failed_run.run_id} ({failed_run.experiment} seed {failed_run.config.seed}): "
+                 f"{reason}", err=True)
     resume = f"rnnbatch run {grid} --out {out}"
     if summary.lost:
-        click.echo(f"Unfinished: the dask scheduler at {summary.lost_backend} went away; "
-                   f"{len(summary.lost)} runs have no result. Finish them with: {resume}", err=True)
+        log.echo(f"Unfinished: the dask scheduler at {summary.lost_backend} went away; "
+                 f"{len(summary.lost)} runs have no result. Finish them with: {resume}", err=True)
     if summary.left:
-        click.echo(f"Unfinished: {len(summary.left)} runs are held by another running rnnbatch "
-                   f"({_holders(out, summary.left)}). Wait for it, then check with: {resume}",
-                   err=True)
+        log.echo(f"Unfinished: {len(summary.left)} runs are held by another running rnnbatch "
+                 f"({_holders(out, summary.left)}). Wait for it, then check with: {resume}",
+                 err=True)
     if summary.failed:
         sys.exit(EXIT_FAILED_RUNS)
     if not summary.complete:
@@ -177,26 +179,66 @@ def _parse_shard(text: str | None, environ=os.environ) -> tuple[int, int] | None
     return int(index), int(count)
 
 
+class _Log:
+    """The run command's output. Logging never stops the work: once a stream fails (a closed
+    pipe, a full disk) what would go to it is dropped, with one warning on stderr where possible."""
+
+    def __init__(self):
+        self.dropped = set()  # "stdout", "stderr"
+
+    def attempt(self, write, stream="stdout"):
+        """Call ``write()``, which writes to ``stream``, unless that stream was dropped."""
+        if stream in self.dropped:
+            return
+        try:
+            write()
+        except OSError as exc:
+            self.dropped.add(stream)
+            _to_devnull(getattr(sys, stream))
+            if stream == "stdout":
+                self.echo(f"Warning: cannot write to standard output ({exc.strerror or exc}); "
+                          "progress is dropped from here on. The runs go on.", err=True)
+
+    def echo(self, message, err=False):
+        self.attempt(lambda: click.echo(message, err=err), "stderr" if err else "stdout")
+
+    def warn(self, message, category, filename, lineno, file=None, line=None):
+        self.echo(f"Warning: {message}", err=True)
+
+
+def _to_devnull(stream):
+    """Point a failed stream's file at os.devnull (Python's documented recipe), so that the
+    flush at exit neither prints "Exception ignored ... BrokenPipeError" nor exits with 120."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):  # no file descriptor (an in-memory stream): nothing to flush
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 class _Progress:
     """A progress bar on a terminal; one plain line per finished run otherwise (cron, logs)."""
 
-    def __init__(self):
-        self.bar = None
+    def __init__(self, log):
+        self.log, self.bar = log, None
 
     def start(self, total):
         if sys.stdout.isatty():
             self.bar = click.progressbar(length=total, label="runs", show_eta=True, show_pos=True)
-            self.bar.__enter__()
+            self.log.attempt(self.bar.__enter__)
 
     def update(self, run, status, summary):
         if self.bar is None:
-            click.echo(f"{status:<8} {_describe(run)}")
+            self.log.echo(f"{status:<8} {_describe(run)}")
         else:
-            self.bar.update(summary.skipped + summary.done + len(summary.failed) - self.bar.pos)
+            done = summary.skipped + summary.done + len(summary.failed)
+            self.log.attempt(lambda: self.bar.update(done - self.bar.pos))
 
     def close(self):
         if self.bar is not None:
-            self.bar.__exit__(None, None, None)
+            self.log.attempt(lambda: self.bar.__exit__(None, None, None))
 
 
 @main.command()

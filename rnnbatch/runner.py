@@ -261,7 +261,7 @@ class _Batch:
                 self._after_death(run, exc)
                 continue
             except Exception as exc:  # noqa: BLE001 - the cluster may be gone; else the run failed
-                self.pool.check()
+                self.pool.failure(exc)
                 landed = (run, "failed", None, f"{type(exc).__name__}: {exc}")
             self.land(*landed)
         self.pool.check()

@@ -418,7 +418,7 @@ def test_a_scheduler_that_dies_mid_grid_exits_3_and_computes_nothing_here(workdi
         for p in (scheduler, worker):
             p.kill()
             p.wait()
-    assert proc.returncode == 3, err
+    assert proc.returncode == 3, (out, err)
     done = len(list((workdir / "res").glob("model=*/*.parquet")))
     assert done < 6
     assert f"Unfinished: the dask scheduler at {address} went away; {6 - done} runs have no " \

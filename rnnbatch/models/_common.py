@@ -19,7 +19,8 @@ for zero, and that branch stops LLVM from vectorising. No kernel uses fastmath f
 """
 
 import numpy as np
-from numba import njit
+
+from ._jit import njit
 
 
 def init_uniform(shapes, radii, rng: np.random.Generator) -> np.ndarray:
@@ -42,7 +43,7 @@ _C = 1.0 / np.cumprod(np.arange(1.0, 14.0))  # 1/1!, ..., 1/13!
 C1, C2, C3, C4, C5, C6, C7, C8, C9, C10, C11, C12, C13 = (float(c) for c in _C)
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def tanh(x):
     y = 2.0 * abs(x)
     if y > 40.0:  # NaN > 40 is False: NaN flows through r and q below
@@ -65,7 +66,7 @@ def tanh(x):
     return t if x >= 0.0 else -t
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always")
 def dot(x, y):
     """sum_j x[j] y[j] as ((s0 + s1) + (s2 + s3)) + tail, s_m summing the terms j = m (mod 4):
     four independent dependency chains instead of one, in an order fixed whatever the SIMD width."""
@@ -82,7 +83,7 @@ def dot(x, y):
     return s
 
 
-@njit(cache=True)
+@njit
 def layer_offsets(sizes, recurrent):
     """Start of layer L's weight block and bias in the flat vector, and of its units among all
     layers' units. A layer's block is (n, p) for a dense layer, (n, p + n) for a recurrent one."""

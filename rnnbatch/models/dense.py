@@ -17,9 +17,9 @@ with its reference counting, cost more than the arithmetic. No fastmath flags.
 """
 
 import numpy as np
-from numba import njit
 
 from ._common import dot, init_uniform, layer_offsets, tanh
+from ._jit import njit
 
 
 def layer_shapes(layers):
@@ -35,7 +35,7 @@ def init(layers, scheme: str, rng: np.random.Generator) -> np.ndarray:
     return init_uniform(layer_shapes(layers), radii if scheme == "scaled" else None, rng)
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always")
 def _forward(params, sizes, x, w_off, b_off, u_off, act):
     """act holds every layer's activations end to end, the input first."""
     for j in range(sizes[0]):
@@ -49,7 +49,7 @@ def _forward(params, sizes, x, w_off, b_off, u_off, act):
     return act[u_off[sizes.shape[0] - 1]]
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always")
 def _backward(params, sizes, y, clip, w_off, u_off, act, delta):
     """All deltas D^L, output layer first, into delta (laid out like act); returns y - a^N."""
     N = sizes.shape[0] - 1
@@ -72,7 +72,7 @@ def _backward(params, sizes, y, clip, w_off, u_off, act, delta):
     return err
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always")
 def _add_update(target, scale, sizes, w_off, b_off, u_off, act, delta):
     """target += scale * (update terms): W^L[i] += scale (D_i a^{L-1}), b^L[i] += scale D_i."""
     for L in range(1, sizes.shape[0]):
@@ -86,7 +86,7 @@ def _add_update(target, scale, sizes, w_off, b_off, u_off, act, delta):
             target[b_off[L] + i] += scale * d
 
 
-@njit(cache=True, error_model="numpy")
+@njit(error_model="numpy")
 def _train_epoch(params, sizes, X, order, lr, clip):
     w_off, b_off, u_off = layer_offsets(sizes, False)
     act = np.zeros(u_off[-1])
@@ -104,7 +104,7 @@ def _train_epoch(params, sizes, X, order, lr, clip):
     return sse / order.shape[0], True
 
 
-@njit(cache=True, error_model="numpy")
+@njit(error_model="numpy")
 def _predict(params, sizes, X):
     w_off, b_off, u_off = layer_offsets(sizes, False)
     act = np.zeros(u_off[-1])
@@ -114,7 +114,7 @@ def _predict(params, sizes, X):
     return out
 
 
-@njit(cache=True, error_model="numpy")
+@njit(error_model="numpy")
 def _gradient(params, sizes, x, clip):
     w_off, b_off, u_off = layer_offsets(sizes, False)
     act = np.zeros(u_off[-1])

@@ -46,9 +46,9 @@ an order fixed by the code alone, the same whatever the CPU's SIMD width):
 """
 
 import numpy as np
-from numba import njit
 
 from ._common import init_uniform, layer_offsets, tanh
+from ._jit import njit
 
 
 def layer_shapes(layers):
@@ -73,7 +73,7 @@ def init(layers, scheme: str, rng: np.random.Generator) -> np.ndarray:
 NARROW = 8  # layers narrower than this take the scalar paths (too short to vectorise)
 
 
-@njit(cache=True)
+@njit
 def _weights(work, sizes, w_off, L):
     """Views of layer L's w1 (n, p) and ws (n, n) in a working-layout vector."""
     p, n = sizes[L - 1], sizes[L]
@@ -81,7 +81,7 @@ def _weights(work, sizes, w_off, L):
             work[w_off[L] + n * p:w_off[L] + n * (p + n)].reshape((n, n)))
 
 
-@njit(cache=True)
+@njit
 def _convert(src, sizes, w_off, b_off, dst, to_work):
     """params layout (rows of [w1 | ws]) <-> working layout (w1, then ws, each row-major)."""
     for L in range(1, sizes.shape[0]):
@@ -102,7 +102,7 @@ def _convert(src, sizes, w_off, b_off, dst, to_work):
         dst[b_off[L]:b_off[L] + n] = src[b_off[L]:b_off[L] + n]
 
 
-@njit(cache=True)
+@njit
 def _transpose(work, sizes, w_off, wt):
     """wt[w_off[L]:] = [w1 | ws].T, shape (p + n, n): the forward pass's row-sum copy (wide layers)."""
     for L in range(1, sizes.shape[0]):
@@ -118,7 +118,7 @@ def _transpose(work, sizes, w_off, wt):
                 T[p + j, i] = Ws[i, j]
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always")
 def _add_rows(Y, s, M, m0, Z, z, fresh):
     """Y[s, :] (+)= sum_k Z[z, k] M[m0 + k, :], rows of M taken four at a time; with ``fresh``
     the first group sets the row of Y instead of adding to it.
@@ -148,7 +148,7 @@ def _add_rows(Y, s, M, m0, Z, z, fresh):
         k += 1
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always")
 def _add_outer(G, i, D, Z, shift):
     """G[i, :] = sum_{S=1..F} D[S, i] Z[S + shift, :] (D is (F + 2, n)), steps four at a time.
 
@@ -179,7 +179,7 @@ def _add_outer(G, i, D, Z, shift):
         S += 1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(error_model="numpy")
 def _forward(work, sizes, x, w_off, b_off, u_off, wt, act):
     """Run the series ``x[:F]`` through the net, a layer over all steps at a time.
 
@@ -219,7 +219,7 @@ def _forward(work, sizes, x, w_off, b_off, u_off, wt, act):
     return act[(F + 1) * u_off[N] + F]
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always")
 def _clipped(value, clip):
     if clip > 0.0:  # selects, not branches: they vectorise (and NaN passes through)
         value = clip if value > clip else value
@@ -227,7 +227,7 @@ def _clipped(value, clip):
     return value
 
 
-@njit(cache=True, error_model="numpy")
+@njit(error_model="numpy")
 def _backward(work, sizes, y, clip, w_off, b_off, u_off, act, delta, grad):
     """BPTT for one series after :func:`_forward`; grad = sum of the course's update terms.
 
@@ -287,7 +287,7 @@ def _backward(work, sizes, y, clip, w_off, b_off, u_off, act, delta, grad):
 LANES = NARROW  # width of the packed path's vector
 
 
-@njit(cache=True)
+@njit
 def _packs(sizes):
     """Take the packed path: one input, and 2..LANES units in layers 1..N together (e.g.
     [1, 6, 1], [1, 3, 3, 1]). Measured on the course data: about 21 ms an epoch for every such
@@ -296,7 +296,7 @@ def _packs(sizes):
     return sizes[0] == 1 and 1 < sizes[1:].sum() <= LANES
 
 
-@njit(cache=True)
+@njit
 def _pack(flat, sizes, P, to_packed):
     """params layout <-> packed layout P (LANES + 2, LANES), the transposed [M | w_in | b].
 
@@ -324,7 +324,7 @@ def _pack(flat, sizes, P, to_packed):
                 flat[b_off[L] + i] = P[LANES + 1, lane]
 
 
-@njit(cache=True)
+@njit
 def _rows(P, M):
     """M = P[:LANES].T, the matrix M row by row, for the backward pass."""
     for r in range(LANES):
@@ -332,7 +332,7 @@ def _rows(P, M):
             M[r, c] = P[c, r]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(error_model="numpy")
 def _forward_packed(P, sizes, u_off, x, act):
     """Run the series through the whole net at once, on a wavefront; returns a^{N,F}.
 
@@ -365,7 +365,7 @@ def _forward_packed(P, sizes, u_off, x, act):
     return act[F + N - 1, units - 1]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(error_model="numpy")
 def _backward_packed(M, sizes, u_off, steps, x, clip, act, delta, G):
     """BPTT on the wavefront after :func:`_forward_packed`; G gets the update terms in the
     packed layout.
@@ -420,7 +420,7 @@ def _backward_packed(M, sizes, u_off, steps, x, clip, act, delta, G):
     return err
 
 
-@njit(cache=True)
+@njit
 def _packed_state(params, sizes, F):
     """Packed-path arrays for series of F steps: P (from params), M, the parameter mask, act,
     delta, G, the units' offsets and the backward pass's steps (descending).
@@ -438,7 +438,7 @@ def _packed_state(params, sizes, F):
     return P, M, mask, act, delta, G, layer_offsets(sizes, True)[2], np.arange(F + N - 1, 0, -1)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(error_model="numpy")
 def _train_epoch_packed(params, sizes, X, order, lr, clip):
     """:func:`_train_epoch` on the packed layout (nets that :func:`_packs`)."""
     F = X.shape[1] - 1
@@ -461,7 +461,7 @@ def _train_epoch_packed(params, sizes, X, order, lr, clip):
     return (sse / order.shape[0], True) if ok else (np.nan, False)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(error_model="numpy")
 def _train_epoch(params, sizes, X, order, lr, clip):
     """One epoch of per-series SGD; returns (mean squared error before each update, ok).
 
@@ -496,7 +496,7 @@ def _train_epoch(params, sizes, X, order, lr, clip):
     return (sse / order.shape[0], True) if ok else (np.nan, False)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(error_model="numpy")
 def _predict(params, sizes, X):
     out = np.empty(X.shape[0])
     if _packs(sizes):
@@ -515,7 +515,7 @@ def _predict(params, sizes, X):
     return out
 
 
-@njit(cache=True, error_model="numpy")
+@njit(error_model="numpy")
 def _gradient(params, sizes, x, clip):
     F = x.shape[0] - 1
     out = np.empty(params.shape[0])
