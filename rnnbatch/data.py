@@ -33,6 +33,7 @@ from .errors import DataError, InputError
 GENERATOR = "rnn-course-part1/generate_time_series"
 METADATA_KEY = b"rnnbatch.dataset"
 SPLITS = ("train", "test")
+SEED_MAX = 2**32 - 1  # numpy's legacy RandomState, which draws the series, takes no larger seed
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class DataParams:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise InputError(f"The data '{name}' must be an int >= {low}. Got {value!r}.")
+        if self.seed > SEED_MAX:
+            raise InputError(f"The data 'seed' must be an int from 0 to {SEED_MAX}. Got {self.seed!r}.")
 
 
 @dataclass(frozen=True)
