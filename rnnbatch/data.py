@@ -34,6 +34,7 @@ METADATA_KEY = b"rnnbatch.dataset"
 SPLITS = ("train", "test")
 PARAMS = ("seed", "train", "test", "steps")  # DataParams' fields, named as generate's options
 OWN_DATASET = "use a dataset of your own (rnnbatch generate --out DIR)"
+SEED_MAX = 2**32 - 1  # numpy's legacy RandomState, which draws the series, takes no larger seed
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class DataParams:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise InputError(f"The data '{name}' must be an int >= {low}. Got {value!r}.")
+        if self.seed > SEED_MAX:
+            raise InputError(f"The data 'seed' must be an int from 0 to {SEED_MAX}. Got {self.seed!r}.")
 
 
 @dataclass(frozen=True)

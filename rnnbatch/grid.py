@@ -30,7 +30,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .data import DataParams
+from .data import SEED_MAX, DataParams
 from .errors import InputError
 from .models import INITS, MODELS
 from .train import TrainConfig
@@ -40,6 +40,9 @@ EXPERIMENT_KEYS = ("name", *SETTINGS)
 DATA_KEYS = ("seeds", "train", "test", "steps", "dir", "path")
 TOP_KEYS = ("data", "defaults", "experiment")
 DEFAULTS = {"lr": 0.01, "epochs": 1, "init": "scaled", "shuffle": False, "clip": 0.0, "seeds": 1}
+# Every run is planned in memory before the first one starts (at this limit: about a minute and
+# 1 GB), so a typo such as seeds = 100000000 is refused before anything is expanded.
+MAX_RUNS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -109,33 +112,60 @@ def _is_real(v) -> bool:
     return (isinstance(v, (int, float)) and not isinstance(v, bool)) and math.isfinite(v)
 
 
-# key -> (test, what the message says it must be)
+def _int_in(low: int, high: int) -> tuple:
+    return lambda v: _is_int(v) and low <= v <= high, f"an int from {low} to {high}"
+
+
+def _seeds(most: int) -> tuple:
+    """``seeds``: a count (seeds 0 to count - 1) or a list of seeds, at most ``most`` either way."""
+    is_count, _ = _int_in(1, most)
+    is_seed, _ = _int_in(0, SEED_MAX)
+
+    def test(v) -> bool:
+        return is_count(v) or (isinstance(v, list) and 1 <= len(v) <= most and all(map(is_seed, v)))
+    return (test,
+            f"an int from 1 to {most} (that many seeds from 0) or a list of 1 to {most} ints "
+            f"from 0 to {SEED_MAX}")
+
+
+def _non_empty_string(v) -> bool:
+    return isinstance(v, str) and v.strip() != ""
+
+
+MAX_UNITS = 10_000  # a layer's width; an rnn layer this wide has 2e8 weights (1.6 GB)
+
+# rule -> (test, what the message says it must be); a "data." rule is for that key of [data].
+# Upper bounds keep a typo from exhausting memory or time before anything could check it.
 CHECKS = {
     "model": (lambda v: v in MODELS, "one of " + ", ".join(repr(m) for m in MODELS)),
     "lr": (lambda v: _is_real(v) and v > 0, "a float > 0"),
-    "epochs": (lambda v: _is_int(v) and v >= 1, "an int >= 1"),
+    "epochs": _int_in(1, 100_000),
     "init": (lambda v: v in INITS, "one of " + ", ".join(repr(i) for i in INITS)),
     "shuffle": (lambda v: isinstance(v, bool), "true or false"),
     "clip": (lambda v: _is_real(v) and v >= 0, "a float >= 0 (0 turns clipping off)"),
-    "layers": (lambda v: isinstance(v, list) and len(v) >= 2 and all(_is_int(n) and n >= 1 for n in v),
-               "a list of at least two ints >= 1"),
-    "seed": (lambda v: _is_int(v) and v >= 0, "an int >= 0"),
-    "name": (lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string"),
+    "layers": (lambda v: isinstance(v, list) and len(v) >= 2
+               and all(_is_int(n) and 1 <= n <= MAX_UNITS for n in v),
+               f"a list of at least two ints from 1 to {MAX_UNITS}"),
+    "seeds": _seeds(MAX_RUNS),
+    "name": (_non_empty_string, "a non-empty string"),
+    "data.seeds": _seeds(100),  # every dataset is held in memory (3.7 MB at the course's sizes)
+    "data.train": _int_in(1, 1_000_000),
+    "data.test": _int_in(1, 1_000_000),
+    "data.steps": _int_in(2, MAX_UNITS),  # a dense net's first layer takes steps - 1 inputs
+    "data.dir": (_non_empty_string, "a non-empty string"),
+    "data.path": (_non_empty_string, "a non-empty string"),
 }
 
 
-def _check(key: str, value, owner: str) -> None:
-    test, expected = CHECKS[key]
+def _check(rule: str, value, owner: str) -> None:
+    test, expected = CHECKS[rule]
     if not test(value):
-        raise _fail(key, owner, expected, value)
+        raise _fail(rule.removeprefix("data."), owner, expected, value)
 
 
-def _seed_list(value, key: str, owner: str) -> list[int]:
-    if _is_int(value) and value >= 1:
-        return list(range(value))
-    if isinstance(value, list) and value and all(_is_int(s) and s >= 0 for s in value):
-        return list(value)
-    raise _fail(key, owner, "an int >= 1 (that many seeds from 0) or a list of ints >= 0", value)
+def _seed_list(seeds) -> list[int]:
+    """A checked ``seeds`` value as the list of seeds it means."""
+    return list(range(seeds)) if _is_int(seeds) else seeds
 
 
 def _choices(key: str, value) -> list:
@@ -149,46 +179,58 @@ def _choices(key: str, value) -> list:
 def _data_sources(table: dict) -> list[DataSource]:
     owner = "[data]"
     _check_keys(table, DATA_KEYS, owner)
-    if "path" in table:
+    if "path" in table and len(table) > 1:
         extra = sorted(set(table) - {"path"})
-        if extra:
-            raise InputError(f"[data] gives 'path' and '{extra[0]}': a path names a dataset made by "
-                             "rnnbatch generate, so drop the generator settings or the path.")
-        if not isinstance(table["path"], str) or not table["path"]:
-            raise _fail("path", owner, "a non-empty string", table["path"])
+        raise InputError(f"[data] gives 'path' and '{extra[0]}': a path names a dataset made by "
+                         "rnnbatch generate, so drop the generator settings or the path.")
+    for key, value in table.items():
+        _check(f"data.{key}", value, owner)
+    if "path" in table:
         return [DataSource(path=table["path"])]
-    base = DataParams()
-    sizes = {}
-    for key in ("train", "test", "steps"):
-        value = table.get(key, getattr(base, key))
-        low = 2 if key == "steps" else 1
-        if not _is_int(value) or value < low:
-            raise _fail(key, owner, f"an int >= {low}", value)
-        sizes[key] = value
-    directory = table.get("dir", "data")
-    if not isinstance(directory, str) or not directory:
-        raise _fail("dir", owner, "a non-empty string", directory)
-    seeds = _seed_list(table.get("seeds", [0]), "seeds", owner)
-    return [DataSource(DataParams(seed=s, **sizes), dir=directory) for s in seeds]
+    sizes = {key: table.get(key, getattr(DataParams(), key)) for key in ("train", "test", "steps")}
+    return [DataSource(DataParams(seed=s, **sizes), dir=table.get("dir", "data"))
+            for s in _seed_list(table.get("seeds", [0]))]
 
 
-def _expand(experiment: dict, defaults: dict, owner: str) -> list[tuple[dict, int]]:
-    """Settings dicts of one experiment, in file order, each with its seed list expanded."""
+@dataclass(frozen=True)
+class _Experiment:
+    """One experiment, checked and not yet expanded: each setting's values, and its seeds."""
+
+    name: str
+    choices: dict
+    seeds: int | list
+
+    @property
+    def n_runs(self) -> int:
+        n_seeds = self.seeds if _is_int(self.seeds) else len(self.seeds)
+        return math.prod(len(values) for values in self.choices.values()) * n_seeds
+
+    def expand(self):
+        """(name, config) pairs: the Cartesian product of the settings, in file order, x seeds."""
+        for combo in itertools.product(*self.choices.values()):
+            settings = dict(zip(self.choices, combo))
+            for seed in _seed_list(self.seeds):
+                yield self.name, TrainConfig(
+                    model=settings["model"], layers=tuple(settings.get("layers", ())),
+                    lr=float(settings["lr"]), epochs=settings["epochs"], init=settings["init"],
+                    shuffle=settings["shuffle"], clip=float(settings["clip"]), seed=seed)
+
+
+def _experiment(name: str, experiment: dict, defaults: dict, owner: str) -> _Experiment:
     merged = {**DEFAULTS, **defaults, **experiment}
     if "model" not in merged:
         raise InputError(f"{owner} has no 'model'. Add model = one of {', '.join(MODELS)}.")
-    keys = [k for k in SETTINGS if k in merged and k != "seeds"]
-    for key in keys:
+    choices = {}
+    for key in SETTINGS:
+        if key not in merged or key == "seeds":
+            continue
         if merged[key] == []:  # an empty list would silently expand into no runs at all
             raise _fail(key, owner, f"{CHECKS[key][1]}, or a non-empty list of those", [])
-    out = []
-    for combo in itertools.product(*(_choices(k, merged[k]) for k in keys)):
-        settings = dict(zip(keys, combo))
-        for key, value in settings.items():
+        choices[key] = _choices(key, merged[key])
+        for value in choices[key]:
             _check(key, value, owner)
-        for seed in _seed_list(merged["seeds"], "seeds", owner):
-            out.append((settings, seed))
-    return out
+    _check("seeds", merged["seeds"], owner)
+    return _Experiment(name, choices, merged["seeds"])
 
 
 def parse(text: str, source: str = "grid") -> tuple[list[DataSource], list[tuple[str, TrainConfig]]]:
@@ -210,7 +252,7 @@ def parse(text: str, source: str = "grid") -> tuple[list[DataSource], list[tuple
     defaults = doc.get("defaults", {})
     _check_keys(defaults, SETTINGS, "[defaults]")
 
-    configs, names = [], set()
+    checked, names = [], set()
     for index, experiment in enumerate(experiments, start=1):
         owner = f"experiment {index}"
         _check_keys(experiment, EXPERIMENT_KEYS, owner)
@@ -222,11 +264,12 @@ def parse(text: str, source: str = "grid") -> tuple[list[DataSource], list[tuple
         if name in names:
             raise InputError(f"Experiment name '{name}' appears twice in {source}. Names must be unique.")
         names.add(name)
-        for settings, seed in _expand(experiment, defaults, owner):
-            configs.append((name, TrainConfig(
-                model=settings["model"], layers=tuple(settings.get("layers", ())),
-                lr=float(settings["lr"]), epochs=settings["epochs"], init=settings["init"],
-                shuffle=settings["shuffle"], clip=float(settings["clip"]), seed=seed)))
+        checked.append(_experiment(name, experiment, defaults, owner))
+    n_runs = len(sources) * sum(e.n_runs for e in checked)
+    if n_runs > MAX_RUNS:  # before anything is expanded
+        raise InputError(f"The grid {source} expands into {n_runs} runs; at most {MAX_RUNS} are "
+                         "allowed. Split it into several grids or use fewer seeds.")
+    configs = [pair for e in checked for pair in e.expand()]
     if sources[0].params is not None:  # the steps are known: check before any data is made
         check_fits(configs, sources[0].params.steps, source)
     return sources, configs

@@ -9,8 +9,12 @@ import pytest
 
 from rnnbatch import grid
 from rnnbatch.cli import main
+from rnnbatch.errors import InputError
 
 from .conftest import TINY_DATA, TINY_GRID, TINY_GRID_RUNS, assert_one_error_line
+
+SEEDS = "an int from 1 to 1000000 (that many seeds from 0) or a list of 1 to 1000000 ints from 0 to 4294967295"
+DATA_SEEDS = "an int from 1 to 100 (that many seeds from 0) or a list of 1 to 100 ints from 0 to 4294967295"
 
 EXPERIMENT = """
 [[experiment]]
@@ -41,9 +45,9 @@ INVALID = {
     "unknown-top-key": ("[experiments]\nname = 'x'\n" + EXPERIMENT,
                         "Unknown key 'experiments' in grid.toml. Did you mean 'experiment'?"),
     "wrong-type": (_exp(epochs='"ten"'),
-                   "The 'epochs' of experiment 'x' must be an int >= 1. Got 'ten'."),
-    "wrong-type-bool-as-int": (_exp(epochs="true"),
-                               "The 'epochs' of experiment 'x' must be an int >= 1. Got True."),
+                   "The 'epochs' of experiment 'x' must be an int from 1 to 100000. Got 'ten'."),
+    "wrong-type-bool-as-int": (_exp(epochs="true"), "The 'epochs' of experiment 'x' must be an int "
+                                                    "from 1 to 100000. Got True."),
     "wrong-type-shuffle": (_exp(shuffle="1"),
                            "The 'shuffle' of experiment 'x' must be true or false. Got 1."),
     "lr-negative": (_exp(lr="-1"), "The 'lr' of experiment 'x' must be a float > 0. Got -1."),
@@ -52,11 +56,11 @@ INVALID = {
     "lr-inf": (_exp(lr="inf"), "The 'lr' of experiment 'x' must be a float > 0. Got inf."),
     "clip-negative": (_exp(clip="-0.5"), "The 'clip' of experiment 'x' must be a float >= 0 "
                                          "(0 turns clipping off). Got -0.5."),
-    "epochs-zero": (_exp(epochs="0"), "The 'epochs' of experiment 'x' must be an int >= 1. Got 0."),
-    "seeds-zero": (_exp(seeds="0"), "The 'seeds' of experiment 'x' must be an int >= 1 (that many "
-                                    "seeds from 0) or a list of ints >= 0. Got 0."),
-    "seeds-negative-in-list": (_exp(seeds="[0, -2]"), "The 'seeds' of experiment 'x' must be an "
-                               "int >= 1 (that many seeds from 0) or a list of ints >= 0. Got [0, -2]."),
+    "epochs-zero": (_exp(epochs="0"),
+                    "The 'epochs' of experiment 'x' must be an int from 1 to 100000. Got 0."),
+    "seeds-zero": (_exp(seeds="0"), f"The 'seeds' of experiment 'x' must be {SEEDS}. Got 0."),
+    "seeds-negative-in-list": (_exp(seeds="[0, -2]"),
+                               f"The 'seeds' of experiment 'x' must be {SEEDS}. Got [0, -2]."),
     "empty-lr-list": (_exp(lr="[]"), "The 'lr' of experiment 'x' must be a float > 0, or a non-empty "
                                      "list of those. Got []."),
     "empty-model-list": (_exp(model="[]"), "The 'model' of experiment 'x' must be one of 'naive', "
@@ -70,7 +74,7 @@ INVALID = {
     "no-name": (TINY_DATA + '[[experiment]]\nmodel = "naive"\n',
                 "experiment 1 in grid.toml has no 'name'. Add name = \"...\"."),
     "layers-too-short": (_exp(layers="[1]"), "The 'layers' of experiment 'x' must be a list of at "
-                                             "least two ints >= 1. Got [1]."),
+                                             "least two ints from 1 to 10000. Got [1]."),
     "layers-missing": (_exp(layers=None), "The 'layers' of experiment 'x' must be given for a rnn "
                                           "model. Got nothing."),
     "dense-wrong-inputs": (_exp(model='"dense"', layers="[10, 1]"),
@@ -91,10 +95,45 @@ INVALID = {
     "duplicate-names": (TINY_DATA + EXPERIMENT + EXPERIMENT,
                         "Experiment name 'x' appears twice in grid.toml. Names must be unique."),
     "data-train-zero": ("[data]\ntrain = 0\n" + EXPERIMENT,
-                        "The 'train' of [data] must be an int >= 1. Got 0."),
+                        "The 'train' of [data] must be an int from 1 to 1000000. Got 0."),
     "data-path-and-sizes": ('[data]\npath = "d"\ntrain = 5\n' + EXPERIMENT,
                             "[data] gives 'path' and 'train': a path names a dataset made by "
                             "rnnbatch generate, so drop the generator settings or the path."),
+    # bounded input: a typo must not exhaust memory or time before this line, nor pass and fail later
+    "seeds-count-too-large": (_exp(seeds="100000000"),
+                              f"The 'seeds' of experiment 'x' must be {SEEDS}. Got 100000000."),
+    "seeds-count-int64-max": (_exp(seeds=str(2**63 - 1)), f"The 'seeds' of experiment 'x' must be "
+                              f"{SEEDS}. Got 9223372036854775807."),
+    "seed-int64-max-in-list": (_exp(seeds=f"[0, {2**63 - 1}]"), f"The 'seeds' of experiment 'x' "
+                               f"must be {SEEDS}. Got [0, 9223372036854775807]."),
+    "seed-uint64-max-in-list": (_exp(seeds=f"[0, {2**64 - 1}]"), f"The 'seeds' of experiment 'x' "
+                                f"must be {SEEDS}. Got [0, 18446744073709551615]."),
+    "seed-2**32": (_exp(seeds="[4294967296]"),
+                   f"The 'seeds' of experiment 'x' must be {SEEDS}. Got [4294967296]."),
+    "seeds-in-defaults-too-large": (TINY_DATA + "[defaults]\nseeds = 2000000\n" + EXPERIMENT,
+                                    f"The 'seeds' of experiment 'x' must be {SEEDS}. Got 2000000."),
+    "data-seed-too-large": ("[data]\nseeds = [1, 4294967296]\n" + EXPERIMENT,
+                            f"The 'seeds' of [data] must be {DATA_SEEDS}. Got [1, 4294967296]."),
+    "data-seeds-count-too-large": ("[data]\nseeds = 101\n" + EXPERIMENT,
+                                   f"The 'seeds' of [data] must be {DATA_SEEDS}. Got 101."),
+    "data-train-too-large": ("[data]\ntrain = 70000000\n" + EXPERIMENT,
+                             "The 'train' of [data] must be an int from 1 to 1000000. Got 70000000."),
+    "data-test-too-large": ("[data]\ntest = 1000001\n" + EXPERIMENT,
+                            "The 'test' of [data] must be an int from 1 to 1000000. Got 1000001."),
+    "data-steps-too-large": ("[data]\nsteps = 51000\n" + EXPERIMENT,
+                             "The 'steps' of [data] must be an int from 2 to 10000. Got 51000."),
+    "epochs-too-large": (_exp(epochs="2400000"), "The 'epochs' of experiment 'x' must be an int from "
+                                                 "1 to 100000. Got 2400000."),
+    "layer-too-wide": (_exp(layers="[[1, 6, 1], [1, 60000, 1]]"), "The 'layers' of experiment 'x' "
+                       "must be a list of at least two ints from 1 to 10000. Got [1, 60000, 1]."),
+    "too-many-runs": (_exp(seeds="1000000", lr="[0.1, 0.01, 0.001]"),
+                      "The grid grid.toml expands into 3000000 runs; at most 1000000 are allowed. "
+                      "Split it into several grids or use fewer seeds."),
+    "too-many-runs-over-data-seeds": (
+        "[data]\nseeds = 100\ntrain = 60\ntest = 20\n" + _exp(seeds="1000000", lr="[0.1, 0.01]",
+                                                              layers="[[1, 1], [1, 2, 1]]")[len(TINY_DATA):],
+        "The grid grid.toml expands into 400000000 runs; at most 1000000 are allowed. "
+        "Split it into several grids or use fewer seeds."),
     "missing-dataset-path": ('[data]\npath = "nope"\n' + EXPERIMENT,
                              "Dataset file nope/train.parquet does not exist. "
                              "Make it with: rnnbatch generate --out nope"),
@@ -110,8 +149,10 @@ def test_invalid_grid(cli_runner, fs, write_grid, text, message):
     assert sorted(os.listdir(".")) == ["grid.toml"]  # no res, no data directory
 
 
-@pytest.mark.parametrize("text,message", [INVALID["unknown-key"], INVALID["rnn-wrong-start"]],
-                         ids=["unknown-key", "rnn-wrong-start"])
+DRY_RUN_CASES = ["unknown-key", "rnn-wrong-start", "seeds-count-too-large", "too-many-runs"]
+
+
+@pytest.mark.parametrize("text,message", [INVALID[case] for case in DRY_RUN_CASES], ids=DRY_RUN_CASES)
 def test_invalid_grid_dry_run(cli_runner, fs, write_grid, text, message):
     result = cli_runner.invoke(main, ["run", write_grid(text), "--dry-run"])
     assert_one_error_line(result, message)
@@ -298,3 +339,60 @@ def test_same_settings_under_two_names_run_once(cli_runner, fs, write_grid):
     path = write_grid(TINY_DATA + EXPERIMENT + EXPERIMENT.replace('"x"', '"y"'))
     lines, _ = _dry_run(cli_runner, path)
     assert lines[-1] == "1 runs"
+
+
+# -- limits ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("rule,highest,beyond", [
+    ("seeds", 1_000_000, 1_000_001), ("seeds", [0, 2**32 - 1], [0, 2**32]),
+    ("data.seeds", 100, 101), ("data.seeds", [2**32 - 1], [2**32]),
+    ("data.seeds", list(range(100)), list(range(101))), ("epochs", 100_000, 100_001),
+    ("layers", [1, 10_000, 1], [1, 10_001, 1]), ("data.train", 1_000_000, 1_000_001),
+    ("data.test", 1_000_000, 1_000_001), ("data.steps", 10_000, 10_001),
+])
+def test_limits_are_inclusive(rule, highest, beyond):
+    test, _ = grid.CHECKS[rule]
+    assert test(highest) and not test(beyond)
+
+
+def test_a_grid_at_every_limit_validates():
+    sources, configs = _configs(f"""
+[data]
+seeds = [0, {2**32 - 1}]
+train = 1000000
+test = 1000000
+steps = 10000
+
+[[experiment]]
+name = "wide"
+model = "rnn"
+layers = [1, 10000, 1]
+epochs = 100000
+seeds = [0, {2**32 - 1}]
+
+[[experiment]]
+name = "dense"
+model = "dense"
+layers = [9999, 10000, 1]
+""")
+    assert [(s.params.seed, s.params.train, s.params.test, s.params.steps) for s in sources] == [
+        (0, 10**6, 10**6, 10_000), (2**32 - 1, 10**6, 10**6, 10_000)]
+    assert [(n, c.layers, c.epochs, c.seed) for n, c in configs] == [
+        ("wide", (1, 10_000, 1), 100_000, 0), ("wide", (1, 10_000, 1), 100_000, 2**32 - 1),
+        ("dense", (9999, 10_000, 1), 1, 0)]
+    assert len(_configs("[data]\nseeds = 100\n" + EXPERIMENT)[0]) == 100
+
+
+def test_the_run_limit_is_inclusive(monkeypatch):
+    text = "[data]\nseeds = 2\n" + _exp(lr="[0.1, 0.01]", seeds="3")[len(TINY_DATA):]  # 2 x 2 x 3
+    monkeypatch.setattr(grid, "MAX_RUNS", 12)
+    assert len(_configs(text)[1]) * 2 == 12  # configs per dataset, times two datasets
+    monkeypatch.setattr(grid, "MAX_RUNS", 11)
+    with pytest.raises(InputError, match=r"^The grid grid.toml expands into 12 runs; at most 11 "):
+        _configs(text)
+
+
+def test_generate_refuses_a_seed_numpy_cannot_take(cli_runner, fs):
+    result = cli_runner.invoke(main, ["generate", "--seed", str(2**32), "--train", "5", "--test", "3"])
+    assert_one_error_line(result, "The data 'seed' must be an int from 0 to 4294967295. Got 4294967296.")
+    assert os.listdir(".") == []
