@@ -111,13 +111,14 @@ def run(grid, out, jobs, dry_run, force, backend, scheduler, shard, retries, lea
         engine = Backend(backend, jobs, scheduler)
         engine.validate()
         part = _parse_shard(shard)
-        if dry_run:
+        if dry_run:  # a reader that stops early (`| head`) ends the listing quietly
+            listing = _Log()
             runs = runner.shard_of(runner.plan(grid, materialise=False).runs, part)
             for r in runs:
-                click.echo(_describe(r))
-            click.echo(f"{len(runs)} runs")
+                listing.echo(_describe(r))
+            listing.echo(f"{len(runs)} runs")
             return
-        log = _Log()
+        log = _Log("progress is dropped from here on. The runs go on.")
         warnings.showwarning = log.warn
         progress = _Progress(log)
         try:
@@ -180,11 +181,13 @@ def _parse_shard(text: str | None, environ=os.environ) -> tuple[int, int] | None
 
 
 class _Log:
-    """The run command's output. Logging never stops the work: once a stream fails (a closed
-    pipe, a full disk) what would go to it is dropped, with one warning on stderr where possible."""
+    """A command's output. Logging never stops the work: once a stream fails (a closed pipe, a
+    full disk) what would go to it is dropped, with ``warning`` on stderr (if given and possible)
+    when it is standard output."""
 
-    def __init__(self):
+    def __init__(self, warning: str | None = None):
         self.dropped = set()  # "stdout", "stderr"
+        self.warning = warning
 
     def attempt(self, write, stream="stdout"):
         """Call ``write()``, which writes to ``stream``, unless that stream was dropped."""
@@ -195,9 +198,9 @@ class _Log:
         except OSError as exc:
             self.dropped.add(stream)
             _to_devnull(getattr(sys, stream))
-            if stream == "stdout":
+            if stream == "stdout" and self.warning:
                 self.echo(f"Warning: cannot write to standard output ({exc.strerror or exc}); "
-                          "progress is dropped from here on. The runs go on.", err=True)
+                          f"{self.warning}", err=True)
 
     def echo(self, message, err=False):
         self.attempt(lambda: click.echo(message, err=err), "stderr" if err else "stdout")
@@ -267,5 +270,5 @@ def report(results, fmt, out_file, epoch):
             raise _fail(OutputError(f"Cannot write {out_file}: {exc.strerror or exc}. "
                                     "Choose a writable --out.")) from None
     else:
-        click.echo(text, nl=False)
+        _Log().echo(text.removesuffix("\n"))  # a reader that stops early (`| head`) ends it quietly
 

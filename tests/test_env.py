@@ -202,3 +202,21 @@ def test_failed_runs_exit_1_even_when_nothing_can_be_written(tmp_path, monkeypat
     monkeypatch.setattr(click, "echo", disk_full)
     result = CliRunner(catch_exceptions=False).invoke(main, ["run", "grid.toml", "--out", "res"])
     assert result.exit_code == 1
+
+
+@pytest.mark.parametrize("command", [["run", "grid.toml", "--dry-run"], ["report", "res"]])
+def test_listings_into_a_pipe_closed_early_end_quietly(tmp_path, command):
+    """As `rnnbatch run grid.toml --dry-run | head -1` and `rnnbatch report | head -1`."""
+    (tmp_path / "grid.toml").write_text(DENSE_GRID.replace("seeds = 4", "seeds = 400"))
+    if command[0] == "report":
+        assert subprocess.run([sys.executable, "-m", "rnnbatch", "run", "grid.toml", "--out", "res"],
+                              cwd=tmp_path, capture_output=True,
+                              env={**os.environ, "PYTHONPATH": PACKAGE_ROOT}).returncode == 0
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(read_end, fcntl.F_SETPIPE_SZ, 4096)
+    os.close(read_end)  # the reader is gone before the first line
+    proc = subprocess.run([sys.executable, "-m", "rnnbatch", *command], cwd=tmp_path,
+                          stdout=write_end, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, "PYTHONPATH": PACKAGE_ROOT})
+    os.close(write_end)
+    assert (proc.returncode, proc.stderr) == (0, "")
