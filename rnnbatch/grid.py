@@ -148,7 +148,7 @@ CHECKS = {
                f"a list of at least two ints from 1 to {MAX_UNITS}"),
     "seeds": _seeds(MAX_RUNS),
     "name": (_non_empty_string, "a non-empty string"),
-    "data.seeds": _seeds(100),  # every dataset is held in memory (3.7 MB at the course's sizes)
+    "data.seeds": _seeds(1000),  # every dataset is held in memory (3.7 MB at the course's sizes)
     "data.train": _int_in(1, 1_000_000),
     "data.test": _int_in(1, 1_000_000),
     "data.steps": _int_in(2, MAX_UNITS),  # a dense net's first layer takes steps - 1 inputs

@@ -14,7 +14,7 @@ from rnnbatch.errors import InputError
 from .conftest import TINY_DATA, TINY_GRID, TINY_GRID_RUNS, assert_one_error_line
 
 SEEDS = "an int from 1 to 1000000 (that many seeds from 0) or a list of 1 to 1000000 ints from 0 to 4294967295"
-DATA_SEEDS = "an int from 1 to 100 (that many seeds from 0) or a list of 1 to 100 ints from 0 to 4294967295"
+DATA_SEEDS = "an int from 1 to 1000 (that many seeds from 0) or a list of 1 to 1000 ints from 0 to 4294967295"
 
 EXPERIMENT = """
 [[experiment]]
@@ -114,8 +114,8 @@ INVALID = {
                                     f"The 'seeds' of experiment 'x' must be {SEEDS}. Got 2000000."),
     "data-seed-too-large": ("[data]\nseeds = [1, 4294967296]\n" + EXPERIMENT,
                             f"The 'seeds' of [data] must be {DATA_SEEDS}. Got [1, 4294967296]."),
-    "data-seeds-count-too-large": ("[data]\nseeds = 101\n" + EXPERIMENT,
-                                   f"The 'seeds' of [data] must be {DATA_SEEDS}. Got 101."),
+    "data-seeds-count-too-large": ("[data]\nseeds = 1001\n" + EXPERIMENT,
+                                   f"The 'seeds' of [data] must be {DATA_SEEDS}. Got 1001."),
     "data-train-too-large": ("[data]\ntrain = 70000000\n" + EXPERIMENT,
                              "The 'train' of [data] must be an int from 1 to 1000000. Got 70000000."),
     "data-test-too-large": ("[data]\ntest = 1000001\n" + EXPERIMENT,
@@ -345,8 +345,8 @@ def test_same_settings_under_two_names_run_once(cli_runner, fs, write_grid):
 
 @pytest.mark.parametrize("rule,highest,beyond", [
     ("seeds", 1_000_000, 1_000_001), ("seeds", [0, 2**32 - 1], [0, 2**32]),
-    ("data.seeds", 100, 101), ("data.seeds", [2**32 - 1], [2**32]),
-    ("data.seeds", list(range(100)), list(range(101))), ("epochs", 100_000, 100_001),
+    ("data.seeds", 1000, 1001), ("data.seeds", [2**32 - 1], [2**32]),
+    ("data.seeds", list(range(1000)), list(range(1001))), ("epochs", 100_000, 100_001),
     ("layers", [1, 10_000, 1], [1, 10_001, 1]), ("data.train", 1_000_000, 1_000_001),
     ("data.test", 1_000_000, 1_000_001), ("data.steps", 10_000, 10_001),
 ])
@@ -380,7 +380,7 @@ layers = [9999, 10000, 1]
     assert [(n, c.layers, c.epochs, c.seed) for n, c in configs] == [
         ("wide", (1, 10_000, 1), 100_000, 0), ("wide", (1, 10_000, 1), 100_000, 2**32 - 1),
         ("dense", (9999, 10_000, 1), 1, 0)]
-    assert len(_configs("[data]\nseeds = 100\n" + EXPERIMENT)[0]) == 100
+    assert len(_configs("[data]\nseeds = 1000\n" + EXPERIMENT)[0]) == 1000
 
 
 def test_the_run_limit_is_inclusive(monkeypatch):
