@@ -103,6 +103,7 @@ class LocalPool:
     """Worker processes on this machine."""
 
     died = (BrokenProcessPool,)
+    _largest = 0  # workers of this process's pool
 
     def __init__(self, n_jobs: int):
         self.n_jobs = n_jobs
@@ -117,8 +118,11 @@ class LocalPool:
 
     def submit(self, fn, *args):
         if self._executor is None:  # a fresh one after a worker died
+            # the process's pool only grows: shrinking it would kill warm workers that a later
+            # pool of this process then starts again (slots() keeps the runs in flight to n_jobs)
+            LocalPool._largest = max(LocalPool._largest, self.n_jobs)
             self._executor = get_memmapping_executor(
-                self.n_jobs, timeout=IDLE_WORKER_SECONDS, initializer=_exit_with_parent,
+                LocalPool._largest, timeout=IDLE_WORKER_SECONDS, initializer=_exit_with_parent,
                 initargs=(os.getpid(),), max_nbytes=None)  # memmaps go by name; nothing else is dumped
         return self._executor.submit(fn, *args)
 

@@ -4,8 +4,8 @@ however many hosts, one live process computes it.
 A claim is ``RESULTS/.claims/<run_id>.lock``, a JSON record of its holder (host, boot, pid,
 start time, a random token, its lease). It is
 
-- **created whole**: written to a temporary file, then hard-linked into place, which fails
-  when the claim exists (``O_EXCL`` on a ``link``); a full disk leaves no claim behind;
+- **created exclusively** (``O_EXCL``); one that cannot be written whole (a full disk) is
+  removed, and one being written (empty for a moment) is judged by its lease like any other;
 - **renewed**: its holder touches it every ``lease / 4`` seconds (:meth:`Claims.heartbeat`);
 - **stale** when not renewed for ``lease`` seconds, whatever its pid or timestamps say, or at
   once when its holder is a process of this host that is gone (:mod:`rnnbatch._process`).
@@ -65,8 +65,7 @@ class Claims:
                 fh.write(self._body())
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            raise OutputError(f"Cannot write a claim in {self.root}: {exc.strerror or exc}. "
-                              "Free some space or choose a writable --out.") from None
+            raise self._unwritable(exc) from None
         return tmp
 
     def take(self, run_id: str) -> bool:
@@ -93,17 +92,24 @@ class Claims:
         return True
 
     def _create(self, path: Path) -> bool:
-        tmp = self._write_temp()
         try:
-            os.link(tmp, path)
-            return True
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
         except FileExistsError:
             return False
         except OSError as exc:
-            raise OutputError(f"Cannot write a claim in {self.root}: {exc.strerror or exc}. "
-                              "Choose a --out on a file system with hard links.") from None
-        finally:
-            tmp.unlink(missing_ok=True)
+            raise self._unwritable(exc) from None
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(self._body())
+        except OSError as exc:
+            path.unlink(missing_ok=True)
+            raise self._unwritable(exc) from None
+        return True
+
+    def _unwritable(self, exc: OSError) -> OutputError:
+        return OutputError(f"Cannot write a claim in {self.root}: {exc.strerror or exc}. "
+                           "Free some space or choose a writable --out.")
 
     def _take_over(self, path: Path, seen: os.stat_result) -> bool:
         guard = path.with_suffix(".takeover")

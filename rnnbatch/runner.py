@@ -249,8 +249,10 @@ class _Batch:
         if self.on_result:
             self.on_result(run, status, self.summary)
 
-    def collect(self, timeout: float) -> None:
-        """Land the runs that finish within ``timeout`` seconds."""
+    def collect(self, timeout: float) -> list[tuple]:
+        """The runs that finish within ``timeout`` seconds, to :meth:`land` (a dead worker's
+        are rerun alone and landed here)."""
+        finished = []
         for future in self.pool.wait(self.in_flight, timeout):
             if future not in self.in_flight:  # landed with a dead worker's other runs
                 continue
@@ -263,8 +265,9 @@ class _Batch:
             except Exception as exc:  # noqa: BLE001 - the cluster may be gone; else the run failed
                 self.pool.failure(exc)
                 landed = (run, "failed", None, f"{type(exc).__name__}: {exc}")
-            self.land(*landed)
+            finished.append(landed)
         self.pool.check()
+        return finished
 
     def _after_death(self, run: Run, exc: BaseException) -> None:
         """A worker died under ``run`` or beside it: rerun each suspect alone in a fresh
@@ -294,13 +297,20 @@ class _Batch:
         """Run ``todo``; runs another process holds are retried every ``poll`` seconds (their
         result may land, or their claim lapse) while ``wait``, else left in the summary."""
         queue, held, recheck = deque(todo), [], time.monotonic() + poll
-        while queue or self.in_flight or (held and wait):
+
+        def fill():
             while queue and len(self.in_flight) < self.pool.slots():
                 run = queue.popleft()
                 if not self.start(run):
                     held.append(run)
+
+        while queue or self.in_flight or (held and wait):
+            fill()
             if self.in_flight:
-                self.collect(timeout=poll)
+                finished = self.collect(timeout=poll)
+                fill()  # the freed workers start their next runs while this process writes
+                for landed in finished:
+                    self.land(*landed)
             elif held and not queue and wait:
                 time.sleep(max(0.0, recheck - time.monotonic()))
             if held and time.monotonic() >= recheck and (wait or self.in_flight):

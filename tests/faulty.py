@@ -31,9 +31,3 @@ def dies_once_on_seed_1(run, dataset):
         os.kill(os.getpid(), signal.SIGKILL)
     return execute(run, dataset)
 
-
-def counts_claims(out, run, dataset):
-    """Notes how many claims exist under ``out`` as the run starts, then runs it."""
-    with open(Path(out) / "claims-seen.txt", "a") as fh:
-        fh.write(f"{len(list((Path(out) / '.claims').glob('*.lock')))}\n")
-    return execute(run, dataset)

@@ -35,7 +35,7 @@ def root(tmp_path):
     return tmp_path / ".claims"
 
 
-def test_a_claim_is_created_whole_and_released(root):
+def test_a_claim_is_created_with_its_holder_and_released(root):
     mine = claims.Claims(root, lease=60)
     assert mine.take(RUN)
     record = claims.read_holder(root / f"{RUN}.lock")

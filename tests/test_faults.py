@@ -3,7 +3,6 @@ disks, overlapping runs, shards and a real dask cluster. Nothing finished may be
 duplicated or corrupted."""
 
 import errno
-import functools
 import json
 import os
 import signal
@@ -290,12 +289,22 @@ def test_runs_left_to_another_process_exit_3_and_say_how_to_finish(workdir):
                              f"4242). Wait for it, then check with: rnnbatch run {grid} --out res\n")
 
 
-def test_claims_are_taken_only_for_runs_about_to_start(workdir):
+def test_claims_are_taken_only_for_runs_about_to_start(workdir, monkeypatch):
+    """A run is claimed only when a worker is free to start it: never queued behind busy
+    workers, where a kill would strand it. Claims are held while a run computes and while its
+    result is written."""
     grid = write_grid(workdir, QUICK_GRID.replace("seeds = 4", "seeds = 8"))
-    worker = functools.partial(faulty.counts_claims, workdir / "res")
-    assert runner.run_grid(grid, "res", n_jobs=2, worker=worker).complete
-    seen = [int(n) for n in (workdir / "res" / "claims-seen.txt").read_text().split()]
-    assert len(seen) == 8 and max(seen) <= 2
+    busy_at_claim = []
+    start = runner._Batch.start
+
+    def recording(batch, run):
+        busy_at_claim.append((len(batch.in_flight), batch.pool.slots()))
+        return start(batch, run)
+
+    monkeypatch.setattr(runner._Batch, "start", recording)
+    assert runner.run_grid(grid, "res", n_jobs=2).complete
+    assert len(busy_at_claim) == 8 and all(busy < slots for busy, slots in busy_at_claim)
+    assert not list((workdir / "res" / ".claims").iterdir())
 
 
 def test_a_full_disk_while_claiming_is_one_clear_error_and_leaves_nothing(workdir, monkeypatch):
