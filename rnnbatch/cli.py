@@ -48,10 +48,12 @@ def main():
 @main.command()
 @click.option("--out", default="data", show_default=True, type=click.Path(file_okay=False),
               help="Directory for train.parquet and test.parquet.")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
-@click.option("--train", "n_train", default=7000, show_default=True, type=click.IntRange(min=1))
-@click.option("--test", "n_test", default=2000, show_default=True, type=click.IntRange(min=1))
-@click.option("--steps", default=51, show_default=True, type=click.IntRange(min=2),
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, data.SEED_MAX))
+@click.option("--train", "n_train", default=7000, show_default=True,
+              type=click.IntRange(1, data.SERIES_MAX))
+@click.option("--test", "n_test", default=2000, show_default=True,
+              type=click.IntRange(1, data.SERIES_MAX))
+@click.option("--steps", default=51, show_default=True, type=click.IntRange(2, data.STEPS_MAX),
               help="Values per series: steps - 1 inputs and one target.")
 @click.option("--force", is_flag=True, help="Replace a different dataset already at --out.")
 def generate(out, seed, n_train, n_test, steps, force):

@@ -35,6 +35,8 @@ SPLITS = ("train", "test")
 PARAMS = ("seed", "train", "test", "steps")  # DataParams' fields, named as generate's options
 OWN_DATASET = "use a dataset of your own (rnnbatch generate --out DIR)"
 SEED_MAX = 2**32 - 1  # numpy's legacy RandomState, which draws the series, takes no larger seed
+SERIES_MAX = 1_000_000  # train or test series in a dataset
+STEPS_MAX = 10_000  # values a series (a dense net's first layer takes steps - 1 inputs)
 
 
 @dataclass(frozen=True)

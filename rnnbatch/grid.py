@@ -30,7 +30,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .data import SEED_MAX, DataParams
+from .data import SEED_MAX, SERIES_MAX, STEPS_MAX, DataParams
 from .errors import InputError
 from .models import INITS, MODELS
 from .train import TrainConfig
@@ -149,9 +149,9 @@ CHECKS = {
     "seeds": _seeds(MAX_RUNS),
     "name": (_non_empty_string, "a non-empty string"),
     "data.seeds": _seeds(1000),  # every dataset is held in memory (3.7 MB at the course's sizes)
-    "data.train": _int_in(1, 1_000_000),
-    "data.test": _int_in(1, 1_000_000),
-    "data.steps": _int_in(2, MAX_UNITS),  # a dense net's first layer takes steps - 1 inputs
+    "data.train": _int_in(1, SERIES_MAX),
+    "data.test": _int_in(1, SERIES_MAX),
+    "data.steps": _int_in(2, STEPS_MAX),
     "data.dir": (_non_empty_string, "a non-empty string"),
     "data.path": (_non_empty_string, "a non-empty string"),
 }

@@ -102,9 +102,13 @@ def test_generate_different_params_refused_unless_force(cli_runner, fs):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--train", "0"], "Invalid value for '--train': 0 is not in the range x>=1."),
-    (["--steps", "1"], "Invalid value for '--steps': 1 is not in the range x>=2."),
-    (["--seed", "-1"], "Invalid value for '--seed': -1 is not in the range x>=0."),
+    (["--train", "0"], "Invalid value for '--train': 0 is not in the range 1<=x<=1000000."),
+    (["--test", "1000001"], "Invalid value for '--test': 1000001 is not in the range 1<=x<=1000000."),
+    (["--steps", "1"], "Invalid value for '--steps': 1 is not in the range 2<=x<=10000."),
+    (["--steps", "10001"], "Invalid value for '--steps': 10001 is not in the range 2<=x<=10000."),
+    (["--seed", "-1"], "Invalid value for '--seed': -1 is not in the range 0<=x<=4294967295."),
+    (["--seed", str(2**64 - 1)], "Invalid value for '--seed': 18446744073709551615 is not in the "
+                                 "range 0<=x<=4294967295."),
 ])
 def test_generate_bad_options(cli_runner, fs, args, message):
     result = cli_runner.invoke(main, ["generate", *args])

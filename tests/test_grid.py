@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rnnbatch import grid
+from rnnbatch import data, grid
 from rnnbatch.cli import main
 from rnnbatch.errors import InputError
 
@@ -392,7 +392,8 @@ def test_the_run_limit_is_inclusive(monkeypatch):
         _configs(text)
 
 
-def test_generate_refuses_a_seed_numpy_cannot_take(cli_runner, fs):
-    result = cli_runner.invoke(main, ["generate", "--seed", str(2**32), "--train", "5", "--test", "3"])
-    assert_one_error_line(result, "The data 'seed' must be an int from 0 to 4294967295. Got 4294967296.")
+def test_generate_refuses_a_seed_numpy_cannot_take(fs):
+    with pytest.raises(InputError, match=r"^The data 'seed' must be an int from 0 to 4294967295\. "
+                                         r"Got 4294967296\.$"):
+        data.generate("data", data.DataParams(seed=2**32, train=5, test=3))
     assert os.listdir(".") == []
