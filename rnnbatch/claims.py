@@ -55,19 +55,6 @@ class Claims:
                   "taken": round(time.time(), 3)}
         return (json.dumps(record, sort_keys=True) + "\n").encode()
 
-    def _write_temp(self) -> Path:
-        """The claim's content in a temporary file of ``root``; a full disk is an OutputError."""
-        tmp = self.root / f".{self.token}.{threading.get_ident()}.tmp"
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o666)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(self._body())
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise self._unwritable(exc) from None
-        return tmp
-
     def take(self, run_id: str) -> bool:
         """Claim ``run_id``; False when a live holder has it."""
         path = self._path(run_id)
@@ -91,10 +78,13 @@ class Claims:
             self.held[run_id] = path
         return True
 
-    def _create(self, path: Path) -> bool:
+    def _create(self, path: Path, exclusive: bool = True) -> bool:
+        """Write this process's record to ``path``; False when ``exclusive`` and it exists.
+        A record that cannot be written whole is removed (an OutputError says why)."""
+        flags = os.O_CREAT | os.O_WRONLY | (os.O_EXCL if exclusive else os.O_TRUNC)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+            fd = os.open(path, flags, 0o666)
         except FileExistsError:
             return False
         except OSError as exc:
@@ -127,7 +117,9 @@ class Claims:
             if (now.st_ino, now.st_mtime_ns) != (seen.st_ino, seen.st_mtime_ns):
                 return False  # renewed, or already taken over, since we judged it
             _pause("replacing")
-            os.replace(self._write_temp(), path)
+            tmp = self.root / f".{self.token}.{threading.get_ident()}.tmp"
+            self._create(tmp, exclusive=False)
+            os.replace(tmp, path)
             return True
         except FileNotFoundError:
             return False

@@ -87,24 +87,23 @@ def test_read_only_install_caches_kernels_in_a_private_temp_dir(read_only_instal
     assert _decision(read_only_install, tmpdir) == (True, str(fallback))
     assert stat.S_IMODE(fallback.stat().st_mode) == 0o700
 
+    _runs_the_dense_grid(read_only_install, tmp_path, tmpdir)
+    assert list(fallback.rglob("*.nbi")) and list(fallback.rglob("*.nbc"))
+
+
+def _runs_the_dense_grid(read_only_install, tmp_path, tmpdir):
     (tmp_path / "grid.toml").write_text(DENSE_GRID)
     ran = read_only_install("-m", "rnnbatch", "run", "grid.toml", "--out", "res", "--jobs", "2",
                             tmpdir=tmpdir)
     assert ran.returncode == 0, ran.stderr
     assert "Traceback" not in ran.stderr
     assert len(list((tmp_path / "res").glob("model=dense/*.parquet"))) == 4
-    assert list(fallback.rglob("*.nbi")) and list(fallback.rglob("*.nbc"))
 
 
 def test_nothing_writable_still_runs_uncached(read_only_install, tmp_path):
     tmpdir = tmp_path / "a-file" / "tmp"  # under a regular file: no temp dir either
     assert _decision(read_only_install, tmpdir) == (False, "")
-    (tmp_path / "grid.toml").write_text(DENSE_GRID)
-    ran = read_only_install("-m", "rnnbatch", "run", "grid.toml", "--out", "res", "--jobs", "2",
-                            tmpdir=tmpdir)
-    assert ran.returncode == 0, ran.stderr
-    assert "Traceback" not in ran.stderr
-    assert len(list((tmp_path / "res").glob("model=dense/*.parquet"))) == 4
+    _runs_the_dense_grid(read_only_install, tmp_path, tmpdir)
 
 
 def test_a_numba_cache_dir_the_user_set_is_respected(read_only_install, tmp_path):
