@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__, claims, data, report as reportmod, runner
+from . import __version__, claims, data, report as reportmod, runner, settings
 from .backends import Backend
 from .errors import InputError, OutputError, RnnbatchError
 
@@ -75,10 +75,7 @@ def generate(out, seed, n_train, n_test, steps, force):
 
 def _describe(run) -> str:
     c = run.config
-    settings = "" if c.model == "naive" else (
-        f"layers={list(c.layers)} lr={c.lr:g} epochs={c.epochs} init={c.init}"
-        f"{' shuffle' if c.shuffle else ''}{f' clip={c.clip:g}' if c.clip else ''}")
-    return f"{run.run_id}  {run.experiment:<14} {c.model:<6} {settings} seed={c.seed}"
+    return f"{run.run_id}  {run.experiment:<14} {c.model:<6} {settings.describe(c)} seed={c.seed}"
 
 
 @main.command()

@@ -30,16 +30,18 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import settings as settingsmod
 from .data import SEED_MAX, SERIES_MAX, STEPS_MAX, DataParams
 from .errors import InputError
-from .models import INITS, MODELS
-from .train import TrainConfig
+from .models import MODELS
+from .settings import TrainConfig, fail as _fail, int_in as _int_in, is_int as _is_int
 
-SETTINGS = ("model", "layers", "lr", "epochs", "init", "shuffle", "clip", "seeds")
+# an experiment's keys: every setting but the per-run seed, which `seeds` expands into
+SETTINGS = (*(name for name in settingsmod.SETTINGS if name != "seed"), "seeds")
 EXPERIMENT_KEYS = ("name", *SETTINGS)
 DATA_KEYS = ("seeds", "train", "test", "steps", "dir", "path")
 TOP_KEYS = ("data", "defaults", "experiment")
-DEFAULTS = {"lr": 0.01, "epochs": 1, "init": "scaled", "shuffle": False, "clip": 0.0, "seeds": 1}
+DEFAULTS = {**{s.name: s.default for s in settingsmod.TUNABLE if s.name != "layers"}, "seeds": 1}
 # Every run is planned in memory before the first one starts (at this limit: about a minute and
 # 1 GB), so a typo such as seeds = 100000000 is refused before anything is expanded.
 MAX_RUNS = 1_000_000
@@ -76,25 +78,13 @@ class Run:
         return run_id(self.config, self.dataset_id)
 
 
-def normalised(config: TrainConfig) -> dict:
-    """The settings that decide a run's numbers; a naive run has nothing to tune."""
-    if config.model == "naive":
-        return {"model": "naive"}
-    return {"model": config.model, "layers": list(config.layers), "lr": config.lr,
-            "epochs": config.epochs, "init": config.init, "shuffle": config.shuffle,
-            "clip": config.clip, "seed": config.seed}
-
-
 def run_id(config: TrainConfig, dataset_id: str) -> str:
-    text = json.dumps({"settings": normalised(config), "dataset": dataset_id}, sort_keys=True)
+    text = json.dumps({"settings": settingsmod.run_id_settings(config), "dataset": dataset_id},
+                      sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 # -- validation: one message template, declarative checks ------------------------------------
-
-def _fail(key: str, owner: str, expected: str, got) -> InputError:
-    return InputError(f"The '{key}' of {owner} must be {expected}. Got {got!r}.")
-
 
 def _check_keys(table: dict, allowed, owner: str) -> None:
     for key in table:
@@ -102,18 +92,6 @@ def _check_keys(table: dict, allowed, owner: str) -> None:
             close = difflib.get_close_matches(key, allowed, n=1)
             hint = f" Did you mean '{close[0]}'?" if close else f" Valid keys: {', '.join(allowed)}."
             raise InputError(f"Unknown key '{key}' in {owner}.{hint}")
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_real(v) -> bool:
-    return (isinstance(v, (int, float)) and not isinstance(v, bool)) and math.isfinite(v)
-
-
-def _int_in(low: int, high: int) -> tuple:
-    return lambda v: _is_int(v) and low <= v <= high, f"an int from {low} to {high}"
 
 
 def _seeds(most: int) -> tuple:
@@ -132,20 +110,11 @@ def _non_empty_string(v) -> bool:
     return isinstance(v, str) and v.strip() != ""
 
 
-MAX_UNITS = 10_000  # a layer's width; an rnn layer this wide has 2e8 weights (1.6 GB)
-
-# rule -> (test, what the message says it must be); a "data." rule is for that key of [data].
-# Upper bounds keep a typo from exhausting memory or time before anything could check it.
+# rule -> (test, what the message says it must be): the settings' own (see settings.py), then
+# the grid's; a "data." rule is for that key of [data]. Upper bounds keep a typo from exhausting
+# memory or time before anything could check it.
 CHECKS = {
-    "model": (lambda v: v in MODELS, "one of " + ", ".join(repr(m) for m in MODELS)),
-    "lr": (lambda v: _is_real(v) and v > 0, "a float > 0"),
-    "epochs": _int_in(1, 100_000),
-    "init": (lambda v: v in INITS, "one of " + ", ".join(repr(i) for i in INITS)),
-    "shuffle": (lambda v: isinstance(v, bool), "true or false"),
-    "clip": (lambda v: _is_real(v) and v >= 0, "a float >= 0 (0 turns clipping off)"),
-    "layers": (lambda v: isinstance(v, list) and len(v) >= 2
-               and all(_is_int(n) and 1 <= n <= MAX_UNITS for n in v),
-               f"a list of at least two ints from 1 to {MAX_UNITS}"),
+    **{s.name: (s.test, s.expected) for s in settingsmod.SETTINGS.values()},
     "seeds": _seeds(MAX_RUNS),
     "name": (_non_empty_string, "a non-empty string"),
     "data.seeds": _seeds(1000),  # every dataset is held in memory (3.7 MB at the course's sizes)
@@ -210,10 +179,7 @@ class _Experiment:
         for combo in itertools.product(*self.choices.values()):
             settings = dict(zip(self.choices, combo))
             for seed in _seed_list(self.seeds):
-                yield self.name, TrainConfig(
-                    model=settings["model"], layers=tuple(settings.get("layers", ())),
-                    lr=float(settings["lr"]), epochs=settings["epochs"], init=settings["init"],
-                    shuffle=settings["shuffle"], clip=float(settings["clip"]), seed=seed)
+                yield self.name, TrainConfig(**settings, seed=seed)
 
 
 def _experiment(name: str, experiment: dict, defaults: dict, owner: str) -> _Experiment:

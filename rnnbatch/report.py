@@ -18,9 +18,12 @@ import pyarrow.compute as pc
 
 from . import results
 from .errors import InputError
+from .settings import TUNABLE
 
-CONFIG_KEYS = ["experiment", "model", "layers_key", "lr", "init", "shuffle", "clip", "dataset_id",
-               "n_train", "n_test", "steps"]
+# a configuration: an experiment's settings (all but the seed) on one dataset
+SETTING_KEYS = [s.name for s in TUNABLE if s.name != "layers"]  # layers are grouped as layers_key
+CONFIG_KEYS = ["experiment", "model", "layers_key", *SETTING_KEYS, "dataset_id", "n_train",
+               "n_test", "steps"]
 COURSE_DATA = (7000, 2000, 51)  # the course's figures are for its own data sizes
 FORMATS = ("table", "markdown", "csv", "json")
 APPROX_TOLERANCE = 0.10  # "about x" is met at most 10 % above x (a lower error is better)
@@ -108,8 +111,8 @@ def aggregate(table: pa.Table, epoch: int | None = None) -> list[dict]:
         best = min(points, key=lambda p: p[1]) if points else (None, None)
         row = {
             "experiment": r["experiment"], "model": r["model"], "layers": r["layers_key"],
-            "params": r["n_params_max"], "lr": r["lr"], "init": r["init"],
-            "shuffle": r["shuffle"], "clip": r["clip"], "dataset": r["dataset_id"],
+            "params": r["n_params_max"], **{key: r[key] for key in SETTING_KEYS},
+            "dataset": r["dataset_id"],
             "seeds": r["seed_count_distinct"], "epoch": r["epoch_max"],
             "test_mse_mean": r["test_mse_mean"], "test_mse_std": r["test_mse_stddev"],
             "test_mse_min": r["test_mse_min"], "test_mse_max": r["test_mse_max"],

@@ -27,17 +27,23 @@ from . import __version__
 from ._io import one_line, open_parquet, parquet_bytes, permission_denied, write_atomic
 from .errors import InputError
 from .grid import Run
+from .settings import SETTINGS
 from .models import MODELS
 
 RUN_KEY = b"rnnbatch.run"
 SCHEMA = pa.schema([
-    ("run_id", pa.string()), ("experiment", pa.string()), ("layers", pa.list_(pa.int64())),
-    ("n_params", pa.int64()), ("lr", pa.float64()), ("init", pa.string()), ("shuffle", pa.bool_()),
-    ("clip", pa.float64()), ("seed", pa.int64()), ("data_seed", pa.int64()),
-    ("dataset_id", pa.string()), ("n_train", pa.int64()), ("n_test", pa.int64()),
-    ("steps", pa.int64()), ("epoch", pa.int64()), ("train_mse", pa.float64()),
-    ("test_mse", pa.float64()), ("epoch_seconds", pa.float64()), ("status", pa.string()),
+    ("run_id", pa.string()), ("experiment", pa.string()),
+    *((s.name, s.column) for s in SETTINGS.values() if s.name != "model"),  # model: the folder
+    ("n_params", pa.int64()), ("data_seed", pa.int64()), ("dataset_id", pa.string()),
+    ("n_train", pa.int64()), ("n_test", pa.int64()), ("steps", pa.int64()),
+    ("epoch", pa.int64()), ("train_mse", pa.float64()), ("test_mse", pa.float64()),
+    ("epoch_seconds", pa.float64()), ("status", pa.string()),
 ])
+# every file holds these (release 0.1.0's columns); a setting's column added since is null in
+# the files written before it
+REQUIRED = ("run_id", "experiment", "layers", "n_params", "lr", "init", "shuffle", "clip", "seed",
+            "data_seed", "dataset_id", "n_train", "n_test", "steps", "epoch", "train_mse",
+            "test_mse", "epoch_seconds", "status")
 READ_SCHEMA = SCHEMA.append(pa.field("model", pa.string()))  # what read returns: + the hive column
 RESULT_NAME = re.compile(r"[0-9a-f]{16}\.parquet")
 OWN_RESULTS = "run the grid into a results directory of your own (rnnbatch run GRID --out DIR)"
@@ -51,13 +57,13 @@ def to_table(run: Run, dataset, result, started: float, ended: float) -> pa.Tabl
     """The rows of one finished run, with provenance in the schema metadata."""
     c, n = run.config, len(result.test_mse)
     n_train, steps = dataset.train.shape
-    tuned = c.model != "naive"  # the baseline has no settings: store nulls, not defaults
-    columns = {
-        "run_id": [run.run_id] * n, "experiment": [run.experiment] * n,
-        "layers": [list(c.layers)] * n, "n_params": [result.n_params] * n,
-        "lr": [c.lr if tuned else None] * n, "init": [c.init if tuned else None] * n,
-        "shuffle": [c.shuffle if tuned else None] * n, "clip": [c.clip if tuned else None] * n,
-        "seed": [c.seed] * n, "data_seed": [run.source.params.seed if run.source.params else -1] * n,
+    columns = {"run_id": [run.run_id] * n, "experiment": [run.experiment] * n}
+    for setting in SETTINGS.values():
+        if setting.name != "model":
+            columns[setting.name] = [_stored(c, setting)] * n
+    columns |= {
+        "n_params": [result.n_params] * n,
+        "data_seed": [run.source.params.seed if run.source.params else -1] * n,
         "dataset_id": [run.dataset_id] * n, "n_train": [n_train] * n,
         "n_test": [len(dataset.test)] * n, "steps": [steps] * n, "epoch": list(range(1, n + 1)),
         "train_mse": result.train_mse, "test_mse": result.test_mse,
@@ -69,6 +75,15 @@ def to_table(run: Run, dataset, result, started: float, ended: float) -> pa.Tabl
               "started": _iso(started), "ended": _iso(ended)}
     return pa.table(columns, schema=SCHEMA).replace_schema_metadata(
         {RUN_KEY: json.dumps(record, sort_keys=True)})
+
+
+def _stored(config, setting):
+    """A setting as its column stores it: the baseline has no settings, so nulls, not defaults
+    (but its layers are empty and its seed is its seed)."""
+    value = getattr(config, setting.name)
+    if config.model == "naive" and setting.name not in ("layers", "seed"):
+        return None
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _iso(t: float) -> str:
@@ -111,9 +126,12 @@ def _checked(path: Path, run_id: str) -> pa.Table:
     except (OSError, pa.ArrowException) as exc:
         raise ValueError(f"unreadable ({one_line(exc)})") from None
     record = _run_record(table.schema)
-    missing = [name for name in SCHEMA.names if name not in table.column_names]
+    missing = [name for name in REQUIRED if name not in table.column_names]
     if missing:
         raise ValueError(f"missing the columns {', '.join(missing)}")
+    for name in SCHEMA.names:
+        if name not in table.column_names:  # a setting newer than the file
+            table = table.append_column(SCHEMA.field(name), pa.nulls(table.num_rows, SCHEMA.field(name).type))
     if table.num_rows != record.get("rows"):
         raise ValueError(f"incomplete ({table.num_rows} of the {record.get('rows')} rows its "
                          "record states)")

@@ -14,36 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .data import Dataset
-from .models import INITS, MODELS, TRAINABLE, naive
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """One run's settings. ``seed`` alone decides its random draws (init, then shuffles)."""
-
-    model: str
-    layers: tuple[int, ...] = ()
-    lr: float = 0.01
-    epochs: int = 1
-    init: str = "scaled"
-    shuffle: bool = False
-    clip: float = 0.0
-    seed: int = 0
-
-    def check(self, steps: int) -> None:
-        """Raise ValueError when the settings cannot run on series of ``steps`` values."""
-        if self.model not in MODELS:
-            raise ValueError(f"unknown model {self.model!r}")
-        if self.model == "naive":
-            return
-        if self.init not in INITS:
-            raise ValueError(f"unknown init {self.init!r}")
-        layers = self.layers
-        if len(layers) < 2 or any(n < 1 for n in layers) or layers[-1] != 1:
-            raise ValueError(f"layers {list(layers)} must be at least two sizes >= 1, ending in 1")
-        first = 1 if self.model == "rnn" else steps - 1
-        if layers[0] != first:
-            raise ValueError(f"a {self.model} net on {steps}-step series starts with {first}")
+from .models import TRAINABLE, naive
+from .settings import TrainConfig
 
 
 @dataclass

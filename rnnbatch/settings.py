@@ -1,0 +1,170 @@
+"""Run settings, each declared once.
+
+A :class:`Setting` holds a setting's name, default, constraint (a test and what the message says
+it must be), result column type, help text and the course or lecture part it comes from.
+Everything else derives from :data:`SETTINGS`: :class:`TrainConfig`'s fields and their
+validation from Python, the grid's keys, defaults and messages, the run id, the result columns,
+the report's grouping, the ``--dry-run`` line and the README's table of settings.
+
+A run id hashes the settings that decide a run's numbers. Those of release 0.1.0 (``legacy``)
+always enter it, as they did; a setting added since enters it only away from its default, so
+every run id of an older grid stays what it was and its results stay complete.
+"""
+
+import dataclasses
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from .data import SEED_MAX
+from .errors import InputError
+from .models import INITS, MODELS
+
+EPOCHS_MAX = 100_000
+UNITS_MAX = 10_000  # a layer's width; an rnn layer this wide has 2e8 weights (1.6 GB)
+
+
+def is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def is_real(v) -> bool:
+    return (isinstance(v, (int, float)) and not isinstance(v, bool)) and math.isfinite(v)
+
+
+def int_in(low: int, high: int) -> tuple[Callable, str]:
+    return (lambda v: is_int(v) and low <= v <= high), f"an int from {low} to {high}"
+
+
+def fail(key: str, owner: str, expected: str, got) -> InputError:
+    """The one message template: "The 'lr' of experiment 'rnn6' must be a float > 0. Got -1." """
+    return InputError(f"The '{key}' of {owner} must be {expected}. Got {got!r}.")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One run setting. ``shown``: always on the ``--dry-run`` line (else only away from its
+    default); ``legacy``: in every run id (see the module docstring)."""
+
+    name: str
+    default: object
+    test: Callable
+    expected: str
+    column: pa.DataType
+    help: str
+    source: str
+    legacy: bool = False
+    shown: bool = False
+    normalise: Callable = staticmethod(lambda v: v)
+
+    def check(self, value, owner: str) -> None:
+        if not self.test(value):
+            raise fail(self.name, owner, self.expected, value)
+
+    def describe(self, value) -> str:
+        """The setting on a ``--dry-run`` line: ``name=value``, a flag's name, or nothing."""
+        if not self.shown and value == self.default:
+            return ""
+        if isinstance(value, bool):
+            return self.name
+        shown = list(value) if isinstance(value, tuple) else value
+        return f"{self.name}={shown:g}" if isinstance(value, float) else f"{self.name}={shown}"
+
+
+def _layers(v) -> bool:
+    sizes = list(v) if isinstance(v, (list, tuple)) else None
+    return sizes is not None and len(sizes) >= 2 and all(is_int(n) and 1 <= n <= UNITS_MAX
+                                                         for n in sizes)
+
+
+SETTINGS = {s.name: s for s in (
+    Setting("model", None, lambda v: v in MODELS, "one of " + ", ".join(map(repr, MODELS)),
+            pa.string(), "the model family", "Part 1 (001), Part 2 (000)", legacy=True),
+    Setting("layers", (), lambda v: v == () or _layers(v),
+            f"a list of at least two ints from 1 to {UNITS_MAX}", pa.list_(pa.int64()),
+            "layer sizes: dense [steps - 1, ..., 1], rnn [1, ..., 1]", "Part 1 (001), Part 2 (000)",
+            legacy=True, shown=True, normalise=tuple),
+    Setting("lr", 0.01, lambda v: is_real(v) and v > 0, "a float > 0", pa.float64(),
+            "learning rate λ", "Part 1 (001)", legacy=True, shown=True, normalise=float),
+    Setting("epochs", 1, *int_in(1, EPOCHS_MAX), pa.int64(), "passes over the training series",
+            "Part 1 (001)", legacy=True, shown=True),
+    Setting("init", "scaled", lambda v: v in INITS, "one of " + ", ".join(map(repr, INITS)),
+            pa.string(), "\"scaled\": r = sqrt(3 / temp); \"uniform\": ±1", "Part 2 (000)",
+            legacy=True, shown=True),
+    Setting("shuffle", False, lambda v: isinstance(v, bool), "true or false", pa.bool_(),
+            "a fresh order of the training series each epoch, from the run's seed",
+            "beyond the course", legacy=True),
+    Setting("clip", 0.0, lambda v: is_real(v) and v >= 0, "a float >= 0 (0 turns clipping off)",
+            pa.float64(), "clip every BPTT delta to [-clip, clip] as it is computed",
+            "Part 2 (000): Clipping", legacy=True, normalise=float),
+    Setting("seed", 0, *int_in(0, SEED_MAX), pa.int64(),
+            "the run's seed: its init, shuffles and noise (a grid gives `seeds`)", "",
+            legacy=True),
+)}
+TUNABLE = [s for s in SETTINGS.values() if s.name not in ("model", "seed")]  # none for naive
+
+
+def _validate(config) -> None:
+    """Check and normalise every field of ``config`` (a TrainConfig being made)."""
+    for setting in SETTINGS.values():
+        value = getattr(config, setting.name)
+        setting.check(value, "TrainConfig")
+        object.__setattr__(config, setting.name, setting.normalise(value))
+
+
+def _check_fits(config, steps: int) -> None:
+    """Raise ValueError when the settings cannot run on series of ``steps`` values."""
+    if config.model == "naive":
+        return
+    layers = config.layers
+    if len(layers) < 2:
+        raise ValueError(f"a {config.model} model needs its layers")
+    if layers[-1] != 1:
+        raise ValueError(f"layers {list(layers)} must be at least two sizes >= 1, ending in 1")
+    first = 1 if config.model == "rnn" else steps - 1
+    if layers[0] != first:
+        raise ValueError(f"a {config.model} net on {steps}-step series starts with {first}")
+
+
+TrainConfig = dataclasses.make_dataclass(
+    "TrainConfig",
+    [("model", str)] + [(s.name, type(s.default), dataclasses.field(default=s.default))
+                        for s in SETTINGS.values() if s.name != "model"],
+    frozen=True,
+    namespace={"__post_init__": _validate, "check": _check_fits,
+               "__doc__": "One run's settings (see SETTINGS). ``seed`` alone decides its random "
+                          "draws. Invalid values raise the grid's one-line InputError."},
+)
+TrainConfig.__module__ = __name__  # pickled by reference, for worker processes
+
+
+def run_id_settings(config) -> dict:
+    """The settings that decide a run's numbers, as its run id hashes them."""
+    if config.model == "naive":
+        return {"model": "naive"}
+    chosen = {}
+    for s in SETTINGS.values():
+        value = getattr(config, s.name)
+        if s.legacy or value != s.default:
+            chosen[s.name] = list(value) if isinstance(value, tuple) else value
+    return chosen
+
+
+def describe(config) -> str:
+    """The tuned settings of a ``--dry-run`` line (nothing for the naive baseline)."""
+    if config.model == "naive":
+        return ""
+    return " ".join(filter(None, (s.describe(getattr(config, s.name)) for s in TUNABLE)))
+
+
+def markdown_table() -> str:
+    """The README's table of settings."""
+    rows = ["| setting | default | must be | what it does | from |", "|---|---|---|---|---|"]
+    for s in SETTINGS.values():
+        default = {None: "required", (): "–", True: "true", False: "false"}.get(
+            s.default, json.dumps(s.default))
+        rows.append(f"| `{s.name}` | {default} | {s.expected} | {s.help} | {s.source or '–'} |")
+    return "\n".join(rows) + "\n"
