@@ -27,10 +27,10 @@ from . import __version__
 from ._io import one_line, open_parquet, parquet_bytes, permission_denied, write_atomic
 from .errors import InputError
 from .grid import Run
+from .saved import PARAMS_KEY, RUN_KEY, params_bytes
 from .settings import SETTINGS
 from .models import MODELS
 
-RUN_KEY = b"rnnbatch.run"
 SCHEMA = pa.schema([
     ("run_id", pa.string()), ("experiment", pa.string()),
     *((s.name, s.column) for s in SETTINGS.values() if s.name != "model"),  # model: the folder
@@ -69,12 +69,15 @@ def to_table(run: Run, dataset, result, started: float, ended: float) -> pa.Tabl
         "train_mse": result.train_mse, "test_mse": result.test_mse,
         "epoch_seconds": result.seconds, "status": [result.status] * n,
     }
-    record = {"run_id": run.run_id, "rows": n, "status": result.status,
+    record = {"run_id": run.run_id, "rows": n, "status": result.status, "model": c.model,
+              "layers": list(c.layers),
               "rnnbatch": __version__, "numpy": np.__version__, "numba": numba.__version__,
               "python": platform.python_version(), "host": platform.node(),
               "started": _iso(started), "ended": _iso(ended)}
-    return pa.table(columns, schema=SCHEMA).replace_schema_metadata(
-        {RUN_KEY: json.dumps(record, sort_keys=True)})
+    metadata = {RUN_KEY: json.dumps(record, sort_keys=True)}
+    if result.params is not None:
+        metadata[PARAMS_KEY] = params_bytes(c.model, c.layers, result.initial, result.params)
+    return pa.table(columns, schema=SCHEMA).replace_schema_metadata(metadata)
 
 
 def _stored(config, setting):

@@ -137,14 +137,13 @@ def warm_up(models=tuple(TRAINABLE), like: np.ndarray | None = None) -> None:
     order = np.arange(2, dtype=np.int64)
     for model in sorted(set(models) & set(TRAINABLE)):
         family, layers = TRAINABLE[model], _WARM_UP_LAYERS[model]
-        sizes = np.asarray(layers, dtype=np.int64)
         for X in samples:
             key = (model, X.flags.writeable)
             if key in _WARM:
                 continue
             params = np.zeros(family.n_params(layers))
-            family._train_epoch(params, sizes, X, order, 0.1, 0.0)
-            family._predict(params, sizes, X)
+            family.train_epoch(params, layers, X, order, 0.1, 0.0)
+            family.predict(params, layers, X[:, :-1])
             _WARM.add(key)
 
 

@@ -27,7 +27,8 @@ class TrainResult:
     test_mse: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
     status: str = "ok"
-    params: np.ndarray | None = None
+    initial: np.ndarray | None = None  # the parameters before the first update
+    params: np.ndarray | None = None  # and after the last
 
 
 def streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
@@ -45,20 +46,19 @@ def train(config: TrainConfig, data: Dataset) -> TrainResult:
         return result
 
     family = TRAINABLE[config.model]
-    sizes = np.asarray(config.layers, dtype=np.int64)
     init_rng, shuffle_rng = streams(config.seed)
     params = family.init(config.layers, config.init, init_rng)
-    result = TrainResult(family.n_params(config.layers), params=params)
+    result = TrainResult(family.n_params(config.layers), initial=params.copy(), params=params)
     order = np.arange(len(data.train), dtype=np.int64)
     for _ in range(config.epochs):
         start = time.perf_counter()
         if config.shuffle:
             order = shuffle_rng.permutation(len(data.train)).astype(np.int64)
-        train_mse, ok = family._train_epoch(params, sizes, data.train, order,
-                                            float(config.lr), float(config.clip))
+        train_mse, ok = family.train_epoch(params, config.layers, data.train, order, config.lr,
+                                           config.clip)
         ok = ok and bool(np.isfinite(params).all())
-        test_mse = float(np.mean((data.test[:, -1] - family._predict(params, sizes, data.test)) ** 2)) \
-            if ok else float("nan")
+        predicted = family.predict(params, config.layers, data.test[:, :-1]) if ok else None
+        test_mse = float(np.mean((data.test[:, -1] - predicted) ** 2)) if ok else float("nan")
         ok = ok and np.isfinite(test_mse)
         result.train_mse.append(float(train_mse) if ok else float("nan"))
         result.test_mse.append(test_mse if ok else float("nan"))

@@ -36,6 +36,43 @@ def init_uniform(shapes, radii, rng: np.random.Generator) -> np.ndarray:
     return np.concatenate(parts)
 
 
+def named_arrays(params: np.ndarray, layers, columns) -> dict[str, np.ndarray]:
+    """The flat vector as named arrays: per layer L its (n, cols) block split by columns into
+    ``columns(p, n)``'s [(name, width), ...] as ``<name>_L``, then its bias ``b_L`` (n,)."""
+    arrays, pos = {}, 0
+    for L, (p, n) in enumerate(zip(layers[:-1], layers[1:]), start=1):
+        parts = columns(p, n)
+        cols = sum(width for _, width in parts)
+        block = params[pos:pos + n * cols].reshape(n, cols)
+        start = 0
+        for name, width in parts:
+            arrays[f"{name}_{L}"] = block[:, start:start + width].copy()
+            start += width
+        pos += n * cols
+        arrays[f"b_{L}"] = params[pos:pos + n].copy()
+        pos += n
+    return arrays
+
+
+def flat_params(arrays: dict, layers, columns) -> np.ndarray:
+    """The inverse of :func:`named_arrays`."""
+    parts = []
+    for L, (p, n) in enumerate(zip(layers[:-1], layers[1:]), start=1):
+        block = np.hstack([np.asarray(arrays[f"{name}_{L}"], dtype=np.float64).reshape(n, width)
+                           for name, width in columns(p, n)])
+        parts += [block.ravel(), np.asarray(arrays[f"b_{L}"], dtype=np.float64).reshape(n)]
+    return np.concatenate(parts)
+
+
+def predict_with(kernel, params: np.ndarray, layers, inputs: np.ndarray) -> np.ndarray:
+    """Predictions of a family's ``_predict`` kernel for ``inputs`` (n_series, steps - 1): the
+    kernels read series whose last value is the target, unread here."""
+    inputs = np.asarray(inputs, dtype=np.float64)
+    series = np.zeros((inputs.shape[0], inputs.shape[1] + 1))
+    series[:, :-1] = inputs
+    return kernel(params, np.asarray(layers, dtype=np.int64), series)
+
+
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 with its low 32 bits zero, so k * _LN2_HI is exact
 _LN2_LO = 1.90821492927058770002e-10
 _INV_LN2 = 1.44269504088896338700e00

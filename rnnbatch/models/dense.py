@@ -35,6 +35,11 @@ def init(layers, scheme: str, rng: np.random.Generator) -> np.ndarray:
     return init_uniform(layer_shapes(layers), radii if scheme == "scaled" else None, rng)
 
 
+def columns(p: int, n: int):
+    """Layer L's named blocks, side by side in its rows: W_L (n, p)."""
+    return [("W", p)]
+
+
 @njit(inline="always")
 def _forward(params, sizes, x, w_off, b_off, u_off, act):
     """act holds every layer's activations end to end, the input first."""

@@ -70,6 +70,11 @@ def init(layers, scheme: str, rng: np.random.Generator) -> np.ndarray:
     return init_uniform(layer_shapes(layers), radii if scheme == "scaled" else None, rng)
 
 
+def columns(p: int, n: int):
+    """Layer L's named blocks, side by side in its rows: w1_L (n, p), ws_L (n, n)."""
+    return [("w1", p), ("ws", n)]
+
+
 NARROW = 8  # layers narrower than this take the scalar paths (too short to vectorise)
 
 
