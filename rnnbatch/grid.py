@@ -33,7 +33,7 @@ from pathlib import Path
 from . import settings as settingsmod
 from .data import SEED_MAX, SERIES_MAX, STEPS_MAX, DataParams
 from .errors import InputError
-from .models import MODELS
+from .models import FAMILIES, MODELS
 from .settings import TrainConfig, fail as _fail, int_in as _int_in, is_int as _is_int
 
 # an experiment's keys: every setting but the per-run seed, which `seeds` expands into
@@ -244,7 +244,7 @@ def parse(text: str, source: str = "grid") -> tuple[list[DataSource], list[tuple
 def check_fits(configs, steps: int, source: str = "grid") -> None:
     """Layers must fit the model and the data: dense takes steps - 1 inputs, rnn starts with 1."""
     for name, config in configs:
-        if config.model == "naive":
+        if not FAMILIES[config.model].trainable:
             continue
         if not config.layers:
             raise InputError(f"The 'layers' of experiment '{name}' must be given for a {config.model} "

@@ -57,7 +57,7 @@ COURSE_FIGURES = [
 
 def course_figure(model: str, layers_key: str, lr: float, init: str) -> CourseFigure | None:
     for fig in COURSE_FIGURES:
-        if fig.model == model and fig.layers == layers_key and (model == "naive" or (
+        if fig.model == model and fig.layers == layers_key and (fig.lr is None or (
                 fig.lr == lr and init == "scaled")):
             return fig
     return None
@@ -154,7 +154,7 @@ def _display(row: dict) -> dict:
                        else ", not reached")
     return {
         "experiment": row["experiment"], "model": row["model"], "layers": row["layers"] or "–",
-        "lr": _fmt(row["lr"]) if row["model"] != "naive" else "–", "seeds": str(row["seeds"]),
+        "lr": _fmt(row["lr"]), "seeds": str(row["seeds"]),
         "epoch": str(row["epoch"]),
         "test MSE": f"{row['test_mse_mean']:.5f} ± {_fmt(row['test_mse_std'] or 0.0)}"
         if row["test_mse_mean"] is not None else "–",

@@ -29,7 +29,7 @@ from .errors import InputError
 from .grid import Run
 from .saved import PARAMS_KEY, RUN_KEY, params_bytes
 from .settings import SETTINGS
-from .models import MODELS
+from .models import FAMILIES, MODELS
 
 SCHEMA = pa.schema([
     ("run_id", pa.string()), ("experiment", pa.string()),
@@ -81,10 +81,10 @@ def to_table(run: Run, dataset, result, started: float, ended: float) -> pa.Tabl
 
 
 def _stored(config, setting):
-    """A setting as its column stores it: the baseline has no settings, so nulls, not defaults
+    """A setting as its column stores it: a baseline has no settings, so nulls, not defaults
     (but its layers are empty and its seed is its seed)."""
     value = getattr(config, setting.name)
-    if config.model == "naive" and setting.name not in ("layers", "seed"):
+    if not FAMILIES[config.model].trainable and setting.name not in ("layers", "seed"):
         return None
     return list(value) if isinstance(value, tuple) else value
 

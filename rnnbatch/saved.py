@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import InputError
-from .models import TRAINABLE, naive
+from .models import FAMILIES
 
 PARAMS_KEY = b"rnnbatch.params"
 RUN_KEY = b"rnnbatch.run"
@@ -30,7 +30,7 @@ RUN_KEY = b"rnnbatch.run"
 
 def params_bytes(model: str, layers, initial: np.ndarray, final: np.ndarray) -> bytes:
     """The named initial and final parameters of a ``model`` net, as metadata JSON."""
-    family = TRAINABLE[model]
+    family = FAMILIES[model]
     named = {which: {name: array.tolist() for name, array in family.named(params, layers).items()}
              for which, params in (("initial", initial), ("final", final))}
     return json.dumps(named).encode()
@@ -48,9 +48,7 @@ class Model:
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:
         """The prediction for each row of ``inputs`` (n_series, steps - 1)."""
-        if self.model == "naive":
-            return naive.predict_next(np.asarray(inputs))
-        family = TRAINABLE[self.model]
+        family = FAMILIES[self.model]
         return family.predict(family.flat(self.arrays, self.layers), self.layers, inputs)
 
 

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from .data import SEED_MAX
 from .errors import InputError
-from .models import INITS, MODELS
+from .models import FAMILIES, INITS, MODELS
 
 EPOCHS_MAX = 100_000
 UNITS_MAX = 10_000  # a layer's width; an rnn layer this wide has 2e8 weights (1.6 GB)
@@ -117,14 +117,15 @@ def _validate(config) -> None:
 
 def _check_fits(config, steps: int) -> None:
     """Raise ValueError when the settings cannot run on series of ``steps`` values."""
-    if config.model == "naive":
+    family = FAMILIES[config.model]
+    if not family.trainable:
         return
     layers = config.layers
     if len(layers) < 2:
         raise ValueError(f"a {config.model} model needs its layers")
     if layers[-1] != 1:
         raise ValueError(f"layers {list(layers)} must be at least two sizes >= 1, ending in 1")
-    first = 1 if config.model == "rnn" else steps - 1
+    first = family.input_size(steps)
     if layers[0] != first:
         raise ValueError(f"a {config.model} net on {steps}-step series starts with {first}")
 
@@ -143,8 +144,8 @@ TrainConfig.__module__ = __name__  # pickled by reference, for worker processes
 
 def run_id_settings(config) -> dict:
     """The settings that decide a run's numbers, as its run id hashes them."""
-    if config.model == "naive":
-        return {"model": "naive"}
+    if not FAMILIES[config.model].trainable:
+        return {"model": config.model}
     chosen = {}
     for s in SETTINGS.values():
         value = getattr(config, s.name)
@@ -154,8 +155,8 @@ def run_id_settings(config) -> dict:
 
 
 def describe(config) -> str:
-    """The tuned settings of a ``--dry-run`` line (nothing for the naive baseline)."""
-    if config.model == "naive":
+    """The tuned settings of a ``--dry-run`` line (nothing for a baseline)."""
+    if not FAMILIES[config.model].trainable:
         return ""
     return " ".join(filter(None, (s.describe(getattr(config, s.name)) for s in TUNABLE)))
 

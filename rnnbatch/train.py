@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .data import Dataset
-from .models import TRAINABLE, naive
+from .models import FAMILIES
 from .settings import TrainConfig
 
 
@@ -39,13 +39,14 @@ def streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
 def train(config: TrainConfig, data: Dataset) -> TrainResult:
     """Train ``config`` on ``data`` and return its per-epoch curves."""
     config.check(data.train.shape[1])
-    if config.model == "naive":
+    family = FAMILIES[config.model]
+    if not family.trainable:  # one "epoch": its error on each split
         start = time.perf_counter()
-        result = TrainResult(0, [naive.mse(data.train)], [naive.mse(data.test)])
+        result = TrainResult(0, *([_mse(family, None, config.layers, split)]
+                                  for split in (data.train, data.test)))
         result.seconds.append(time.perf_counter() - start)
         return result
 
-    family = TRAINABLE[config.model]
     init_rng, shuffle_rng = streams(config.seed)
     params = family.init(config.layers, config.init, init_rng)
     result = TrainResult(family.n_params(config.layers), initial=params.copy(), params=params)
@@ -57,8 +58,7 @@ def train(config: TrainConfig, data: Dataset) -> TrainResult:
         train_mse, ok = family.train_epoch(params, config.layers, data.train, order, config.lr,
                                            config.clip)
         ok = ok and bool(np.isfinite(params).all())
-        predicted = family.predict(params, config.layers, data.test[:, :-1]) if ok else None
-        test_mse = float(np.mean((data.test[:, -1] - predicted) ** 2)) if ok else float("nan")
+        test_mse = _mse(family, params, config.layers, data.test) if ok else float("nan")
         ok = ok and np.isfinite(test_mse)
         result.train_mse.append(float(train_mse) if ok else float("nan"))
         result.test_mse.append(test_mse if ok else float("nan"))
@@ -67,3 +67,8 @@ def train(config: TrainConfig, data: Dataset) -> TrainResult:
             result.status = "diverged"
             break
     return result
+
+
+def _mse(family, params, layers, series: np.ndarray) -> float:
+    """Mean of (y - y_hat)^2 over ``series`` (rows: inputs, then the target)."""
+    return float(np.mean((series[:, -1] - family.predict(params, layers, series[:, :-1])) ** 2))

@@ -1,10 +1,11 @@
-"""The model families. ``dense`` and ``rnn`` are trainable, behind one interface
-(:class:`Family`); ``naive`` has no parameters.
+"""The model families, registered in :data:`FAMILIES`: objects with one interface, so that
+nothing outside this package names a family. ``naive`` is a :class:`Baseline` (no parameters,
+nothing to train); ``dense`` and ``rnn`` are trainable :class:`Family` objects.
 
-A trainable family's module provides ``n_params(layers)``, ``init(layers, scheme, rng)``,
-``columns(p, n)`` (its named weight blocks) and the numba kernels ``_train_epoch``, ``_predict``
-and ``_gradient`` over a flat parameter vector. Callers use the :class:`Family` in
-:data:`TRAINABLE`, never the kernels.
+A trainable family's module provides ``input_size(steps)`` (its first layer's size),
+``n_params(layers)``, ``init(layers, scheme, rng)``, ``columns(p, n)`` (its named weight
+blocks) and the numba kernels ``_train_epoch``, ``_predict`` and ``_gradient`` over a flat
+parameter vector. Callers use the registered objects, never the kernels.
 """
 
 from dataclasses import dataclass
@@ -17,11 +18,41 @@ from ._common import flat_params, named_arrays, predict_with
 
 
 @dataclass(frozen=True)
+class Baseline:
+    """A family without parameters: its module's ``predict_next`` predicts from the inputs."""
+
+    name: str
+    module: ModuleType
+    trainable = False
+
+    def input_size(self, steps: int) -> None:
+        return None  # it has no layers
+
+    def n_params(self, layers) -> int:
+        return 0
+
+    def named(self, params: np.ndarray, layers) -> dict[str, np.ndarray]:
+        return {}
+
+    def flat(self, arrays: dict, layers) -> np.ndarray:
+        return np.empty(0)
+
+    def predict(self, params: np.ndarray, layers, inputs: np.ndarray) -> np.ndarray:
+        """The prediction for each row of ``inputs`` (n_series, steps - 1)."""
+        return self.module.predict_next(np.asarray(inputs, dtype=np.float64))
+
+
+@dataclass(frozen=True)
 class Family:
     """A trainable family: its module's kernels behind checked, public calls."""
 
     name: str
     module: ModuleType
+    trainable = True
+
+    def input_size(self, steps: int) -> int:
+        """The size of the first of its layers for series of ``steps`` values."""
+        return self.module.input_size(steps)
 
     def n_params(self, layers) -> int:
         return self.module.n_params(layers)
@@ -49,8 +80,10 @@ class Family:
         return predict_with(self.module._predict, params, layers, inputs)
 
 
-TRAINABLE = {"dense": Family("dense", dense), "rnn": Family("rnn", rnn)}
-MODELS = ("naive", *TRAINABLE)
+FAMILIES = {"naive": Baseline("naive", naive), "dense": Family("dense", dense),
+            "rnn": Family("rnn", rnn)}
+TRAINABLE = {name: family for name, family in FAMILIES.items() if family.trainable}
+MODELS = tuple(FAMILIES)
 INITS = ("scaled", "uniform")
 
-__all__ = ["dense", "naive", "rnn", "Family", "TRAINABLE", "MODELS", "INITS"]
+__all__ = ["Baseline", "Family", "FAMILIES", "TRAINABLE", "MODELS", "INITS"]

@@ -26,6 +26,11 @@ def layer_shapes(layers):
     return [(n, p) for p, n in zip(layers[:-1], layers[1:])]
 
 
+def input_size(steps: int) -> int:
+    """The first layer's size: all the inputs at once."""
+    return steps - 1
+
+
 def n_params(layers) -> int:
     return sum(rows * cols + rows for rows, cols in layer_shapes(layers))
 

@@ -61,6 +61,11 @@ def init_radius(p: int, n: int) -> float:
     return float(np.sqrt(3.0 / ((p + 2 * n) / 2.0)))
 
 
+def input_size(steps: int) -> int:
+    """The first layer's size: one value a step."""
+    return 1
+
+
 def n_params(layers) -> int:
     return sum(rows * cols + rows for rows, cols in layer_shapes(layers))
 
