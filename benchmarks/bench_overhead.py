@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from rnnbatch import results, runner
+from rnnbatch import planning, results, runner
 from rnnbatch.train import train
 
 NAIVE_GRID = """
@@ -78,7 +78,7 @@ def main() -> None:
         naive_grid.write_text(NAIVE_GRID.format(data=work / "data"))
         scaling_grid = work / "scaling.toml"
         scaling_grid.write_text(SCALING_GRID.format(data=work / "data"))
-        naive_plan, scaling_plan = runner.plan(naive_grid), runner.plan(scaling_grid)
+        naive_plan, scaling_plan = planning.plan(naive_grid), planning.plan(scaling_grid)
         runner.warm_up()
 
         # the first call pays for starting the worker pool (fresh processes importing numpy,

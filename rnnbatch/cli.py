@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__, claims, data, report as reportmod, runner, settings
+from . import __version__, claims, data, planning, report as reportmod, runner, settings
 from .backends import Backend
 from .errors import InputError, OutputError, RnnbatchError
 
@@ -112,7 +112,7 @@ def run(grid, out, jobs, dry_run, force, backend, scheduler, shard, retries, lea
         part = _parse_shard(shard)
         if dry_run:  # a reader that stops early (`| head`) ends the listing quietly
             listing = _Log()
-            runs = runner.shard_of(runner.plan(grid, materialise=False).runs, part)
+            runs = planning.shard_of(planning.plan(grid, materialise=False).runs, part)
             for r in runs:
                 listing.echo(_describe(r))
             listing.echo(f"{len(runs)} runs")

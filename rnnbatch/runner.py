@@ -19,23 +19,15 @@ from pathlib import Path
 import numpy as np
 
 from . import claims as claimsmod
-from . import data as datamod
-from . import grid as gridmod
 from . import results
 from .backends import Backend, BackendLost
 from .errors import InputError, OutputError
-from .grid import DataSource, Run
+from .grid import Run
+from .planning import Plan, check_shard, materialise, plan, shard_of
 from .models import TRAINABLE
 from .train import train
 
 CLAIMS = ".claims"
-
-
-@dataclass
-class Plan:
-    runs: list[Run]
-    datasets: dict  # DataSource -> Dataset
-    unsaved: set = field(default_factory=set)  # generated sources made in memory only
 
 
 @dataclass
@@ -61,44 +53,6 @@ class Interrupted(Exception):
     def __init__(self, signum: int, summary: Summary):
         self.signum, self.summary = signum, summary
         super().__init__(f"interrupted by signal {signum}")
-
-
-# -- planning ----------------------------------------------------------------------------------
-
-def _dataset(source: DataSource, materialise: bool):
-    """The source's dataset and whether it is on disk."""
-    if source.path is not None:
-        return datamod.load(source.path), True
-    if materialise:
-        return datamod.generate(source.location, source.params)[0], True
-    return datamod.load_or_make(source.location, source.params)
-
-
-def materialise(plan_: Plan) -> None:
-    """Write the plan's datasets that exist only in memory, as ``rnnbatch generate`` would."""
-    for source in sorted(plan_.unsaved, key=lambda s: str(s.location)):
-        datamod.generate(source.location, source.params, made=plan_.datasets[source])
-    plan_.unsaved.clear()
-
-
-def plan(grid_path: str | Path, materialise: bool = True) -> Plan:
-    """Validate the grid, get its datasets (writing missing ones unless ``materialise`` is
-    False: then they are made in memory, and :func:`materialise` writes them) and list runs."""
-    sources, configs = gridmod.read(grid_path)
-    datasets, unsaved = {}, set()
-    for source in sources:
-        datasets[source], on_disk = _dataset(source, materialise)
-        if not on_disk:
-            unsaved.add(source)
-    runs, seen = [], set()
-    for source, dataset in datasets.items():
-        gridmod.check_fits(configs, dataset.train.shape[1], str(grid_path))
-        for experiment, config in configs:
-            run = Run(experiment, config, source, dataset.dataset_id)
-            if run.run_id not in seen:  # the same settings under two names run once
-                seen.add(run.run_id)
-                runs.append(run)
-    return Plan(runs, datasets, unsaved)
 
 
 # -- execution ---------------------------------------------------------------------------------
@@ -177,24 +131,6 @@ def pending(runs: list[Run], out: Path, force: bool) -> tuple[list[Run], int]:
                 results.quarantine(out, path, str(exc))
         todo.append(run)
     return todo, skipped
-
-
-def _check_shard(shard: tuple[int, int] | None) -> None:
-    if shard is None:
-        return
-    index, count = shard
-    if not (isinstance(index, int) and isinstance(count, int) and count >= 1 and 0 <= index < count):
-        raise InputError(f"--shard must be I/N with 0 <= I < N. Got {index}/{count}.")
-
-
-def shard_of(runs: list[Run], shard: tuple[int, int] | None) -> list[Run]:
-    """Shard I of N (I from 0) takes every N-th run in run-id order: N shards cover each run once."""
-    if shard is None:
-        return runs
-    _check_shard(shard)
-    index, count = shard
-    chosen = {r.run_id for r in sorted(runs, key=lambda r: r.run_id)[index::count]}
-    return [r for r in runs if r.run_id in chosen]
 
 
 def _prepare_output(out: Path) -> None:
@@ -342,7 +278,7 @@ def run_grid(grid: "str | Path | Plan", out: str | Path = "results", n_jobs: int
     """
     backend = backend or Backend(n_jobs=n_jobs)
     backend.validate()
-    _check_shard(shard)
+    check_shard(shard)
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise InputError(f"--retries must be an int >= 0. Got {retries}.")
     if not (isinstance(lease, (int, float)) and 1 <= lease <= 86400):

@@ -4,7 +4,7 @@ ids of today's grids never change (a changed id would silently rerun finished wo
 import shutil
 from pathlib import Path
 
-from rnnbatch import report, results, runner
+from rnnbatch import planning, report, results, runner
 
 RELEASE_0_1_0 = Path(__file__).parent / "data" / "release-0.1.0"
 
@@ -19,7 +19,7 @@ GRID_IDS = {
 
 def test_the_course_grid_keeps_its_run_ids():
     grid = Path(__file__).parents[1] / "jobs" / "grid.toml"
-    assert {run.run_id for run in runner.plan(grid, materialise=False).runs} == GRID_IDS
+    assert {run.run_id for run in planning.plan(grid, materialise=False).runs} == GRID_IDS
 
 
 def test_results_of_release_0_1_0_are_complete_and_reported(tmp_path):

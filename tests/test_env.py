@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 import rnnbatch
-from rnnbatch import runner
+from rnnbatch import planning, runner
 from rnnbatch.cli import main
 
 # Runs that take milliseconds, on the dense kernels (their cold compile is the shortest).
@@ -191,7 +191,7 @@ def test_no_writable_output_at_all_still_finishes_with_the_runs_exit_code(tmp_pa
 def test_failed_runs_exit_1_even_when_nothing_can_be_written(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "grid.toml").write_text(DENSE_GRID)
-    plan = runner.plan("grid.toml")
+    plan = planning.plan("grid.toml")
     monkeypatch.setattr(runner, "run_grid", lambda *a, **k: runner.Summary(
         done=3, failed=[(plan.runs[0], "worker process died (boom)")]))
 

@@ -16,7 +16,7 @@ import pyarrow.dataset as pads
 import pytest
 from click.testing import CliRunner
 
-from rnnbatch import backends, runner
+from rnnbatch import backends, planning, runner
 from rnnbatch.cli import main
 
 from . import faulty
@@ -130,7 +130,7 @@ def test_dead_worker_fails_only_its_run_and_the_others_finish(workdir):
 
 def test_retries_rerun_a_run_whose_worker_died(workdir):
     grid = write_grid(workdir, QUICK_GRID)
-    [victim] = [run for run in runner.plan(grid).runs if run.config.seed == 1]
+    [victim] = [run for run in planning.plan(grid).runs if run.config.seed == 1]
     marker = faulty.died_marker(victim, os.getpid())
     summary = runner.run_grid(grid, "res", n_jobs=2, worker=faulty.dies_once_on_seed_1, retries=1)
     assert marker.exists()
@@ -146,7 +146,7 @@ def _clean_run(grid, workdir):
 
 def test_failed_runs_exit_1(workdir, monkeypatch):
     grid = write_grid(workdir, QUICK_GRID)
-    plan = runner.plan(grid)
+    plan = planning.plan(grid)
     failed = runner.Summary(done=3, failed=[(plan.runs[0], "worker process died (boom)")])
     monkeypatch.setattr(runner, "run_grid", lambda *a, **k: failed)
     result = cli("run", grid, "--out", "res")
@@ -170,7 +170,7 @@ def test_corrupt_result_is_moved_aside_and_rerun(workdir):
 
 def test_full_disk_is_one_clear_error_and_nothing_half_written(workdir, monkeypatch):
     grid = write_grid(workdir, QUICK_GRID)
-    runner.plan(grid)  # the dataset is on disk; the disk fills up at the first result
+    planning.plan(grid)  # the dataset is on disk; the disk fills up at the first result
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -264,7 +264,7 @@ def _claim_every_run(workdir, grid, host):
     root = workdir / "res" / runner.CLAIMS
     root.mkdir(parents=True)
     record = {"host": host, "boot": "", "pid": 4242, "pid_start": "1", "token": "dead", "lease": 1}
-    for run in runner.plan(grid).runs:
+    for run in planning.plan(grid).runs:
         (root / f"{run.run_id}.lock").write_text(json.dumps(record))
 
 
@@ -309,7 +309,7 @@ def test_claims_are_taken_only_for_runs_about_to_start(workdir, monkeypatch):
 
 def test_a_full_disk_while_claiming_is_one_clear_error_and_leaves_nothing(workdir, monkeypatch):
     grid = write_grid(workdir, QUICK_GRID)
-    runner.plan(grid)
+    planning.plan(grid)
 
     def full(fd, mode):
         os.close(fd)
