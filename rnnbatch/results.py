@@ -132,9 +132,7 @@ def _checked(path: Path, run_id: str) -> pa.Table:
     missing = [name for name in REQUIRED if name not in table.column_names]
     if missing:
         raise ValueError(f"missing the columns {', '.join(missing)}")
-    for name in SCHEMA.names:
-        if name not in table.column_names:  # a setting newer than the file
-            table = table.append_column(SCHEMA.field(name), pa.nulls(table.num_rows, SCHEMA.field(name).type))
+    table = _with_newer_settings(table)
     if table.num_rows != record.get("rows"):
         raise ValueError(f"incomplete ({table.num_rows} of the {record.get('rows')} rows its "
                          "record states)")
@@ -146,6 +144,18 @@ def _checked(path: Path, run_id: str) -> pa.Table:
         return table.select(SCHEMA.names).cast(SCHEMA)
     except pa.ArrowException as exc:
         raise ValueError(f"with columns of the wrong type ({one_line(exc)})") from None
+
+
+def _with_newer_settings(table: pa.Table) -> pa.Table:
+    """``table`` with a column for each setting newer than its file: the value the run had
+    (a baseline's settings are null, its ``lr`` among them)."""
+    trained = table.num_rows > 0 and table["lr"][0].is_valid
+    for setting in SETTINGS.values():
+        if setting.name not in table.column_names and setting.name != "model":
+            value = setting.value_before(table.num_rows) if trained else None
+            field = SCHEMA.field(setting.name)
+            table = table.append_column(field, pa.array([value] * table.num_rows, field.type))
+    return table
 
 
 def _run_record(schema: pa.Schema) -> dict:

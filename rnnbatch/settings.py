@@ -47,7 +47,9 @@ def fail(key: str, owner: str, expected: str, got) -> InputError:
 @dataclass(frozen=True)
 class Setting:
     """One run setting. ``shown``: always on the ``--dry-run`` line (else only away from its
-    default); ``legacy``: in every run id (see the module docstring)."""
+    default); ``legacy``: in every run id (see the module docstring); ``backfill(n_rows)``: its
+    value for a trained run whose result file predates its column (else its default, which is
+    how such a run ran)."""
 
     name: str
     default: object
@@ -59,6 +61,10 @@ class Setting:
     legacy: bool = False
     shown: bool = False
     normalise: Callable = staticmethod(lambda v: v)
+    backfill: Callable | None = None
+
+    def value_before(self, n_rows: int):
+        return self.backfill(n_rows) if self.backfill else self.default
 
     def check(self, value, owner: str) -> None:
         if not self.test(value):
@@ -90,7 +96,8 @@ SETTINGS = {s.name: s for s in (
     Setting("lr", 0.01, lambda v: is_real(v) and v > 0, "a float > 0", pa.float64(),
             "learning rate λ", "Part 1 (001)", legacy=True, shown=True, normalise=float),
     Setting("epochs", 1, *int_in(1, EPOCHS_MAX), pa.int64(), "passes over the training series",
-            "Part 1 (001)", legacy=True, shown=True),
+            "Part 1 (001)", legacy=True, shown=True,
+            backfill=lambda n_rows: n_rows),  # a row an epoch (fewer if the run diverged)
     Setting("init", "scaled", lambda v: v in INITS, "one of " + ", ".join(map(repr, INITS)),
             pa.string(), "\"scaled\": r = sqrt(3 / temp); \"uniform\": ±1", "Part 2 (000)",
             legacy=True, shown=True),

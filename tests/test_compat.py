@@ -33,6 +33,19 @@ def test_results_of_release_0_1_0_are_complete_and_reported(tmp_path):
     table = results.read(out)
     assert table.num_rows == 1 + 10 * 2
     rows = report.aggregate(table)
-    assert {(row["experiment"], row["layers"], row["clip"]) for row in rows} == {
-        ("naive", "", None), ("perceptron", "50-1", 0.0), ("rnn", "1-1", 0.0), ("rnn", "1-1", 0.5),
-        ("rnn", "1-3-1", 0.0), ("rnn", "1-3-1", 0.5)}
+    assert {(row["experiment"], row["layers"], row["clip"], row["epochs"]) for row in rows} == {
+        ("naive", "", None, None), ("perceptron", "50-1", 0.0, 2), ("rnn", "1-1", 0.0, 2),
+        ("rnn", "1-1", 0.5, 2), ("rnn", "1-3-1", 0.0, 2), ("rnn", "1-3-1", 0.5, 2)}
+
+
+def test_old_and_new_results_of_one_configuration_are_one_row(tmp_path):
+    """Columns added since release 0.1.0 are filled with the values its runs had."""
+    out = tmp_path / "res"
+    shutil.copytree(RELEASE_0_1_0 / "results", out)
+    grid = tmp_path / "grid.toml"
+    grid.write_text((RELEASE_0_1_0 / "grid.toml").read_text().replace(
+        "[data]\n", f"[data]\ndir = \"{tmp_path / 'data'}\"\n").replace("seeds = 2", "seeds = 3"))
+    summary = runner.run_grid(grid, out, n_jobs=1)
+    assert (summary.done, summary.skipped) == (5, 11)  # seed 2 of each trained configuration
+    rows = report.aggregate(results.read(out))
+    assert sorted(row["seeds"] for row in rows) == [1, 3, 3, 3, 3, 3]
