@@ -234,7 +234,8 @@ class _Batch:
         queue, held, recheck = deque(todo), [], time.monotonic() + poll
 
         def fill():
-            while queue and len(self.in_flight) < self.pool.slots():
+            slots = self.pool.slots()  # once a fill: for dask it asks the scheduler
+            while queue and len(self.in_flight) < slots:
                 run = queue.popleft()
                 if not self.start(run):
                     held.append(run)
