@@ -178,6 +178,7 @@ class _Experiment:
         """(name, config) pairs: the Cartesian product of the settings, in file order, x seeds."""
         for combo in itertools.product(*self.choices.values()):
             settings = dict(zip(self.choices, combo))
+            settingsmod.check_conflicts(settings, f"experiment '{self.name}'")
             for seed in _seed_list(self.seeds):
                 yield self.name, TrainConfig(**settings, seed=seed)
 

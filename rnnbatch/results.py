@@ -70,7 +70,7 @@ def to_table(run: Run, dataset, result, started: float, ended: float) -> pa.Tabl
         "epoch_seconds": result.seconds, "status": [result.status] * n,
     }
     record = {"run_id": run.run_id, "rows": n, "status": result.status, "model": c.model,
-              "layers": list(c.layers),
+              "layers": list(c.layers), "reverse": c.reverse,
               "rnnbatch": __version__, "numpy": np.__version__, "numba": numba.__version__,
               "python": platform.python_version(), "host": platform.node(),
               "started": _iso(started), "ended": _iso(ended)}

@@ -25,7 +25,7 @@ from .errors import InputError, OutputError
 from .grid import Run
 from .planning import Plan, check_shard, materialise, plan, shard_of
 from .models import TRAINABLE
-from .train import train
+from .train import model_inputs, targets, train
 
 CLAIMS = ".claims"
 
@@ -60,7 +60,7 @@ class Interrupted(Exception):
 def execute(run: Run, dataset) -> tuple:
     """Worker side: train one run and encode its table; returns (run, status, Parquet bytes,
     failure reason). Encoding here keeps the parent's share to writing bytes."""
-    warm_up([run.config.model], like=dataset.train)  # loaded here, outside the timed epochs
+    warm_up([run.config.model])  # loaded here, outside the timed epochs
     started = time.time()
     try:
         result = train(run.config, dataset)
@@ -74,31 +74,23 @@ _WARM: set = set()
 _WARM_UP_LAYERS = {"rnn": (1, 1), "dense": (2, 1)}
 
 
-def warm_up(models=tuple(TRAINABLE), like: np.ndarray | None = None) -> None:
+def warm_up(models=tuple(TRAINABLE)) -> None:
     """Compile (or load from numba's cache) the kernels of ``models`` once per process.
 
-    Called in the parent before fan-out for both kinds of data array a worker may get
-    (joblib hands workers read-only memmaps of large arrays), so workers load compiled code
-    instead of racing to compile and write the same cache files. A worker passes its data
-    as ``like`` and loads only that specialisation; a naive-only grid loads no kernels.
+    Called in the parent before fan-out, so workers load compiled code instead of racing to
+    compile and write the same cache files; a naive-only grid loads no kernels. :func:`train`
+    hands the kernels fresh C-contiguous arrays (never joblib's read-only memmaps), so one
+    specialisation serves every run and setting.
     """
-    if like is None:
-        writable, readonly = np.zeros((2, 3)), np.zeros((2, 3))
-        readonly.flags.writeable = False
-        samples = (writable, readonly)
-    else:
-        samples = (like[:2],)
-    order = np.arange(2, dtype=np.int64)
-    for model in sorted(set(models) & set(TRAINABLE)):
+    series = np.zeros((2, 3))
+    for model in sorted(set(models) & set(TRAINABLE) - _WARM):
         family, layers = TRAINABLE[model], _WARM_UP_LAYERS[model]
-        for X in samples:
-            key = (model, X.flags.writeable)
-            if key in _WARM:
-                continue
-            params = np.zeros(family.n_params(layers))
-            family.train_epoch(params, layers, X, order, 0.1, 0.0)
-            family.predict(params, layers, X[:, :-1])
-            _WARM.add(key)
+        params = np.zeros(family.n_params(layers))
+        inputs = model_inputs(series[:, :-1], reverse=False)
+        family.train_epoch(params, layers, inputs, targets(series, "last"),
+                           np.arange(2, dtype=np.int64), family.new_state(layers), lr=0.1)
+        family.predict(params, layers, inputs)
+        _WARM.add(model)
 
 
 @contextmanager

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from .errors import InputError
 from .models import FAMILIES
+from .train import model_inputs
 
 PARAMS_KEY = b"rnnbatch.params"
 RUN_KEY = b"rnnbatch.run"
@@ -45,11 +46,13 @@ class Model:
     layers: tuple
     arrays: dict
     initial: dict
+    reverse: bool = False  # trained on inputs fed last value first
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:
-        """The prediction for each row of ``inputs`` (n_series, steps - 1)."""
+        """The prediction for each row of ``inputs`` (n_series, steps - 1), in series order."""
         family = FAMILIES[self.model]
-        return family.predict(family.flat(self.arrays, self.layers), self.layers, inputs)
+        return family.predict(family.flat(self.arrays, self.layers), self.layers,
+                              model_inputs(np.asarray(inputs), self.reverse))
 
 
 def load_model(path: str | Path) -> Model:
@@ -65,4 +68,5 @@ def load_model(path: str | Path) -> Model:
     arrays = {"initial": {}, "final": {}}
     for which, named in json.loads(meta.get(PARAMS_KEY, b"{}")).items():
         arrays[which] = {name: np.asarray(value, dtype=np.float64) for name, value in named.items()}
-    return Model(record["model"], tuple(record["layers"]), arrays["final"], arrays["initial"])
+    return Model(record["model"], tuple(record["layers"]), arrays["final"], arrays["initial"],
+                 record.get("reverse", False))

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from .data import SEED_MAX
+from .data import SEED_MAX, SERIES_MAX, STEPS_MAX
 from .errors import InputError
-from .models import FAMILIES, INITS, MODELS
+from .models import FAMILIES, INITS, MODELS, OPTIMIZERS
 
 EPOCHS_MAX = 100_000
 UNITS_MAX = 10_000  # a layer's width; an rnn layer this wide has 2e8 weights (1.6 GB)
@@ -86,6 +86,13 @@ def _layers(v) -> bool:
                                                          for n in sizes)
 
 
+def _non_negative(v) -> bool:
+    return is_real(v) and v >= 0
+
+
+_NON_NEGATIVE_OFF = "a float >= 0 (0 turns it off)"
+LOSSES = ("last", "every")
+
 SETTINGS = {s.name: s for s in (
     Setting("model", None, lambda v: v in MODELS, "one of " + ", ".join(map(repr, MODELS)),
             pa.string(), "the model family", "Part 1 (001), Part 2 (000)", legacy=True),
@@ -110,8 +117,76 @@ SETTINGS = {s.name: s for s in (
     Setting("seed", 0, *int_in(0, SEED_MAX), pa.int64(),
             "the run's seed: its init, shuffles and noise (a grid gives `seeds`)", "",
             legacy=True),
+    # the lectures' techniques, off by default (not in the run id unless set)
+    Setting("clip_norm", 0.0, _non_negative, _NON_NEGATIVE_OFF, pa.float64(),
+            "when the update's gradient has L2 norm above this, scale it to this norm",
+            "lectures 002, 003: gradient clipping", normalise=float),
+    Setting("l2", 0.0, _non_negative, _NON_NEGATIVE_OFF, pa.float64(),
+            "weight decay: W ← W(1 − lr·l2) plus the usual update, on weights only, not biases",
+            "lecture 004: L2 regularisation", normalise=float),
+    Setting("l1", 0.0, _non_negative, _NON_NEGATIVE_OFF, pa.float64(),
+            "adds l1·sign(W) to the weights' gradient (not the biases')",
+            "lecture 004: L1 regularisation", normalise=float),
+    Setting("noise", 0.0, _non_negative, _NON_NEGATIVE_OFF, pa.float64(),
+            "Gaussian noise of this standard deviation on the training inputs, fresh every epoch "
+            "(targets and test set clean)", "lecture 004: noise augmentation", normalise=float),
+    Setting("reverse", False, lambda v: isinstance(v, bool), "true or false", pa.bool_(),
+            "feed each series' inputs last value first (training, test and saved model)",
+            "lecture 003: reverse the input sequence"),
+    Setting("bptt", 0, *int_in(0, STEPS_MAX), pa.int64(),
+            "each prediction's error flows back through at most its last k steps "
+            "(0: every step; 1: the Elman copy, no backpropagation through time)",
+            "lecture 002: BPTT, Elman networks"),
+    Setting("loss", "last", lambda v: v in LOSSES, "one of " + ", ".join(map(repr, LOSSES)),
+            pa.string(), "\"last\": one prediction after the last step; \"every\": after each "
+            "step S the output predicts value S + 1, the loss sums over steps (test MSE: last "
+            "value)", "Part 2 (000); lecture 002: many-to-many"),
+    Setting("batch", 1, *int_in(1, SERIES_MAX), pa.int64(),
+            "series per update, their gradients averaged", "beyond the course"),
+    Setting("optimizer", "sgd", lambda v: v in OPTIMIZERS,
+            "one of " + ", ".join(map(repr, OPTIMIZERS)), pa.string(),
+            "PyTorch's definitions: momentum 0.9; Adam β 0.9/0.999, ε 1e-8, bias-corrected",
+            "beyond the course"),
 )}
 TUNABLE = [s for s in SETTINGS.values() if s.name not in ("model", "seed")]  # none for naive
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Values of two settings that make no sense together (``when`` tests each one's value)."""
+
+    setting: str
+    when: Callable
+    other: str
+    other_when: Callable
+    why: str
+
+
+def _not_recurrent(model) -> bool:
+    return not FAMILIES[model].recurrent
+
+
+CONFLICTS = (
+    Conflict("loss", lambda v: v == "every", "model", _not_recurrent,
+             "a prediction after every step needs a recurrent model"),
+    Conflict("bptt", lambda v: v > 0, "model", _not_recurrent,
+             "only a recurrent model backpropagates through time"),
+    Conflict("reverse", lambda v: v, "loss", lambda v: v == "every",
+             "fed last value first, a series has no next value to predict after each step"),
+)
+
+
+def check_conflicts(values: dict, owner: str) -> None:
+    """Raise the one-line InputError naming both settings of the first conflict in ``values``
+    (settings by name; missing ones at their defaults). A baseline has no settings to clash."""
+    values = {s.name: s.default for s in SETTINGS.values()} | values
+    if not FAMILIES[values["model"]].trainable:
+        return
+    for c in CONFLICTS:
+        mine, other = values[c.setting], values[c.other]
+        if c.when(mine) and c.other_when(other):
+            raise InputError(f"The '{c.setting}' of {owner} cannot be {json.dumps(mine)} when its "
+                             f"'{c.other}' is {json.dumps(other)}: {c.why}.")
 
 
 def _validate(config) -> None:
@@ -120,6 +195,7 @@ def _validate(config) -> None:
         value = getattr(config, setting.name)
         setting.check(value, "TrainConfig")
         object.__setattr__(config, setting.name, setting.normalise(value))
+    check_conflicts(dataclasses.asdict(config), "TrainConfig")
 
 
 def _check_fits(config, steps: int) -> None:

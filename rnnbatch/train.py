@@ -1,9 +1,18 @@
 """Train one model on one dataset: the unit of work the batch service fans out.
 
-Per-series SGD, one update per training series, in the stored order unless ``shuffle``
-(then a fresh permutation each epoch, drawn from the run's own seed). After every epoch:
-the test MSE (plain mean of (y - y_hat)^2 over the test set) and the training MSE (mean of
-(y - y_hat)^2 over the epoch, each taken just before that series' update).
+The course's per-series SGD by default: one update per training series, in the stored order
+unless ``shuffle`` (then a fresh permutation each epoch, drawn from the run's own seed). The
+family's kernel takes inputs and targets apart; this module makes them from the series:
+
+* inputs: each series' first steps - 1 values, last value first with ``reverse``, plus fresh
+  Gaussian noise of s.d. ``noise`` each epoch (training inputs only, from the run's own noise
+  stream);
+* targets: its last value (``loss = "last"``), or with ``loss = "every"`` each step's next
+  value, the last included.
+
+After every epoch: the test MSE (plain mean of (y - y_hat)^2 over the test set's last values)
+and the training MSE (mean of (y - y_hat)^2 of the last value over the epoch, each taken just
+before the update of that series' batch).
 
 A run whose loss or parameters stop being finite stops there with status ``diverged``.
 """
@@ -31,9 +40,23 @@ class TrainResult:
     params: np.ndarray | None = None  # and after the last
 
 
-def streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
-    """Independent init and shuffle generators derived from the run's seed only."""
-    return tuple(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+def streams(seed: int) -> tuple[np.random.Generator, ...]:
+    """Independent init, shuffle and noise generators derived from the run's seed only (a
+    SeedSequence's n-th child is the same however many are spawned: adding the noise stream
+    left the first two, and every earlier result, as they were)."""
+    return tuple(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+
+
+def model_inputs(series_inputs: np.ndarray, reverse: bool) -> np.ndarray:
+    """What a model is fed for series whose inputs are the rows of ``series_inputs``."""
+    return np.ascontiguousarray(series_inputs[:, ::-1] if reverse else series_inputs,
+                                dtype=np.float64)
+
+
+def targets(series: np.ndarray, loss: str) -> np.ndarray:
+    """The values a model learns to predict, a row per series: its last value, or each step's
+    next value (many-to-many)."""
+    return np.ascontiguousarray(series[:, -1:] if loss == "last" else series[:, 1:])
 
 
 def train(config: TrainConfig, data: Dataset) -> TrainResult:
@@ -42,23 +65,28 @@ def train(config: TrainConfig, data: Dataset) -> TrainResult:
     family = FAMILIES[config.model]
     if not family.trainable:  # one "epoch": its error on each split
         start = time.perf_counter()
-        result = TrainResult(0, *([_mse(family, None, config.layers, split)]
+        result = TrainResult(0, *([_mse(family, None, config.layers, split[:, :-1], split[:, -1])]
                                   for split in (data.train, data.test)))
         result.seconds.append(time.perf_counter() - start)
         return result
 
-    init_rng, shuffle_rng = streams(config.seed)
+    init_rng, shuffle_rng, noise_rng = streams(config.seed)
     params = family.init(config.layers, config.init, init_rng)
     result = TrainResult(family.n_params(config.layers), initial=params.copy(), params=params)
+    inputs = model_inputs(data.train[:, :-1], config.reverse)
+    wanted = targets(data.train, config.loss)
+    test_inputs = model_inputs(data.test[:, :-1], config.reverse)
+    state = family.new_state(config.layers)
+    update = {name: getattr(config, name) for name in UPDATE_SETTINGS}
     order = np.arange(len(data.train), dtype=np.int64)
     for _ in range(config.epochs):
         start = time.perf_counter()
         if config.shuffle:
             order = shuffle_rng.permutation(len(data.train)).astype(np.int64)
-        train_mse, ok = family.train_epoch(params, config.layers, data.train, order, config.lr,
-                                           config.clip)
+        fed = inputs + config.noise * noise_rng.standard_normal(inputs.shape) if config.noise else inputs
+        train_mse, ok = family.train_epoch(params, config.layers, fed, wanted, order, state, **update)
         ok = ok and bool(np.isfinite(params).all())
-        test_mse = _mse(family, params, config.layers, data.test) if ok else float("nan")
+        test_mse = _mse(family, params, config.layers, test_inputs, data.test[:, -1]) if ok else float("nan")
         ok = ok and np.isfinite(test_mse)
         result.train_mse.append(float(train_mse) if ok else float("nan"))
         result.test_mse.append(test_mse if ok else float("nan"))
@@ -69,6 +97,9 @@ def train(config: TrainConfig, data: Dataset) -> TrainResult:
     return result
 
 
-def _mse(family, params, layers, series: np.ndarray) -> float:
-    """Mean of (y - y_hat)^2 over ``series`` (rows: inputs, then the target)."""
-    return float(np.mean((series[:, -1] - family.predict(params, layers, series[:, :-1])) ** 2))
+UPDATE_SETTINGS = ("lr", "clip", "bptt", "batch", "clip_norm", "l1", "l2", "optimizer")
+
+
+def _mse(family, params, layers, inputs: np.ndarray, last: np.ndarray) -> float:
+    """Mean of (y - y_hat)^2 over series whose inputs and last values these are."""
+    return float(np.mean((last - family.predict(params, layers, inputs)) ** 2))

@@ -4,8 +4,15 @@ nothing to train); ``dense`` and ``rnn`` are trainable :class:`Family` objects.
 
 A trainable family's module provides ``input_size(steps)`` (its first layer's size),
 ``n_params(layers)``, ``init(layers, scheme, rng)``, ``columns(p, n)`` (its named weight
-blocks) and the numba kernels ``_train_epoch``, ``_predict`` and ``_gradient`` over a flat
-parameter vector. Callers use the registered objects, never the kernels.
+blocks; the biases ``b_L`` follow) and three numba kernels over a flat parameter vector, with
+inputs and targets given apart:
+
+* ``_train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps)``: an epoch, each
+  batch's summed update terms taken by the shared step (``_update.step``);
+* ``_predict(params, sizes, X)``: the final prediction for each row of inputs;
+* ``_terms(params, sizes, x, y, clip, bptt)``: one series' update terms, minus its gradient.
+
+Callers use the registered objects, never the kernels.
 """
 
 from dataclasses import dataclass
@@ -14,7 +21,8 @@ from types import ModuleType
 import numpy as np
 
 from . import dense, naive, rnn
-from ._common import flat_params, named_arrays, predict_with
+from ._common import flat_params, named_arrays
+from ._update import OPTIMIZERS, new_state, options
 
 
 @dataclass(frozen=True)
@@ -24,6 +32,7 @@ class Baseline:
     name: str
     module: ModuleType
     trainable = False
+    recurrent = False
 
     def input_size(self, steps: int) -> None:
         return None  # it has no layers
@@ -50,6 +59,11 @@ class Family:
     module: ModuleType
     trainable = True
 
+    @property
+    def recurrent(self) -> bool:
+        """Whether it runs through time (has steps to backpropagate through, an output a step)."""
+        return self.module.RECURRENT
+
     def input_size(self, steps: int) -> int:
         """The size of the first of its layers for series of ``steps`` values."""
         return self.module.input_size(steps)
@@ -68,16 +82,48 @@ class Family:
     def flat(self, arrays: dict, layers) -> np.ndarray:
         return flat_params(arrays, layers, self.module.columns)
 
-    def train_epoch(self, params: np.ndarray, layers, series: np.ndarray, order: np.ndarray,
-                    lr: float, clip: float) -> tuple[float, bool]:
-        """One epoch of per-series SGD over ``series[order]`` (each row its inputs, then its
-        target), updating ``params`` in place; (mean squared error before each update, ok)."""
-        return self.module._train_epoch(params, np.asarray(layers, dtype=np.int64), series, order,
-                                        float(lr), float(clip))
+    def decay(self, layers) -> np.ndarray:
+        """1.0 at the weights (which L1/L2 regularise), 0.0 at the biases, in the flat layout."""
+        named = self.named(np.ones(self.n_params(layers)), layers)
+        return self.flat({name: a * (not name.startswith("b_")) for name, a in named.items()},
+                         layers)
+
+    def new_state(self, layers) -> tuple[np.ndarray, np.ndarray]:
+        """A fresh optimizer state for :meth:`train_epoch` (see ``_update.new_state``)."""
+        return new_state(self.n_params(layers))
+
+    def train_epoch(self, params: np.ndarray, layers, inputs: np.ndarray, targets: np.ndarray,
+                    order: np.ndarray, state, lr: float, clip: float = 0.0, bptt: int = 0,
+                    batch: int = 1, clip_norm: float = 0.0, l1: float = 0.0, l2: float = 0.0,
+                    optimizer: str = "sgd") -> tuple[float, bool]:
+        """One epoch over the series ``order`` picks, updating ``params`` and ``state`` (from
+        :meth:`new_state`) in place; ``targets`` (n_series, k) are the values the last k steps
+        predict. Returns (mean squared error of the final prediction before each update, ok)."""
+        return self.module._train_epoch(
+            params, _sizes(layers), _floats(inputs), _floats(targets), order,
+            self.decay(layers), options(lr, clip, bptt, batch, clip_norm, l1, l2, optimizer),
+            *state)
 
     def predict(self, params: np.ndarray, layers, inputs: np.ndarray) -> np.ndarray:
         """The prediction for each row of ``inputs`` (n_series, steps - 1)."""
-        return predict_with(self.module._predict, params, layers, inputs)
+        return self.module._predict(params, _sizes(layers), _floats(inputs))
+
+    def gradient(self, params: np.ndarray, layers, inputs: np.ndarray, targets: np.ndarray,
+                 clip: float = 0.0, bptt: int = 0) -> np.ndarray:
+        """dL/dθ of L = ½ Σ (y - ŷ)² over the series in the rows of ``inputs`` and ``targets``
+        (BPTT shaped by ``clip`` and ``bptt`` as in training)."""
+        inputs, targets, sizes = _floats(np.atleast_2d(inputs)), _floats(targets), _sizes(layers)
+        targets = targets.reshape(len(inputs), -1)
+        return -sum(self.module._terms(params, sizes, x, y, float(clip), int(bptt))
+                    for x, y in zip(inputs, targets))
+
+
+def _sizes(layers) -> np.ndarray:
+    return np.asarray(layers, dtype=np.int64)
+
+
+def _floats(array) -> np.ndarray:
+    return np.ascontiguousarray(array, dtype=np.float64)
 
 
 FAMILIES = {"naive": Baseline("naive", naive), "dense": Family("dense", dense),
@@ -86,4 +132,4 @@ TRAINABLE = {name: family for name, family in FAMILIES.items() if family.trainab
 MODELS = tuple(FAMILIES)
 INITS = ("scaled", "uniform")
 
-__all__ = ["Baseline", "Family", "FAMILIES", "TRAINABLE", "MODELS", "INITS"]
+__all__ = ["Baseline", "Family", "FAMILIES", "TRAINABLE", "MODELS", "INITS", "OPTIMIZERS"]

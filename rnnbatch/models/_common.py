@@ -64,15 +64,6 @@ def flat_params(arrays: dict, layers, columns) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def predict_with(kernel, params: np.ndarray, layers, inputs: np.ndarray) -> np.ndarray:
-    """Predictions of a family's ``_predict`` kernel for ``inputs`` (n_series, steps - 1): the
-    kernels read series whose last value is the target, unread here."""
-    inputs = np.asarray(inputs, dtype=np.float64)
-    series = np.zeros((inputs.shape[0], inputs.shape[1] + 1))
-    series[:, :-1] = inputs
-    return kernel(params, np.asarray(layers, dtype=np.int64), series)
-
-
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 with its low 32 bits zero, so k * _LN2_HI is exact
 _LN2_LO = 1.90821492927058770002e-10
 _INV_LN2 = 1.44269504088896338700e00
@@ -101,6 +92,15 @@ def tanh(x):
     e = s * q + (s - 1.0)
     t = e / (e + 2.0)
     return t if x >= 0.0 else -t
+
+
+@njit(inline="always")
+def clipped(value, clip):
+    """The course's delta clipping: ``value`` limited to [-clip, clip] when clip > 0."""
+    if clip > 0.0:  # selects, not branches: they vectorise (and NaN passes through)
+        value = clip if value > clip else value
+        value = -clip if value < -clip else value
+    return value
 
 
 @njit(inline="always")

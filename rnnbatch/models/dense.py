@@ -1,10 +1,11 @@
 """Dense tanh network (the course's perceptron, RNNs Part 1), layers such as [50, 1] or [50, 10, 1].
 
-The input is a series' first ``steps - 1`` values, the target its last. Every layer is tanh::
+The input is a series' first ``steps - 1`` values, the target its last (given apart). Every
+layer is tanh::
 
     a^0 = x,   a^L = tanh(W^L a^{L-1} + b^L),   prediction a^N
     D^N = A' * (y - a^N),   D^L = A' * W^{L+1}.T D^{L+1}        (A' = 1 - a^2, loss (y - a^N)^2 / 2)
-    W^L += lr D^L a^{L-1}.T,   b^L += lr D^L                   after every series
+    W^L += lr D^L a^{L-1}.T,   b^L += lr D^L                   after every series (the course)
 
 ``clip > 0`` clips every delta elementwise as it is computed. Parameter layout, one flat vector,
 per layer: W^L of shape (n, p) row-major, then b^L (n,). The scaled init uses temp = (p + n) / 2.
@@ -12,14 +13,18 @@ per layer: W^L of shape (n, p) row-major, then b^L (n,). The scaled init uses te
 Kernels: each unit's dot product runs in four interleaved partial sums (``_common.dot``); all
 deltas are computed first, then every layer is updated in one pass, W^L[i] += lr (D_i a^{L-1}),
 a contiguous axpy per row (the same rounding as forming the gradient, then adding lr times it).
+Other update rules (``_update``) sum these terms over a batch and take the shared step.
 The per-series helpers are inlined into the epoch loop: for [50, 1] a numba call per series,
 with its reference counting, cost more than the arithmetic. No fastmath flags.
 """
 
 import numpy as np
 
-from ._common import dot, init_uniform, layer_offsets, tanh
+from ._common import clipped, dot, init_uniform, layer_offsets, tanh
 from ._jit import njit
+from ._update import BATCH, CLIP, LR, is_plain, step
+
+RECURRENT = False
 
 
 def layer_shapes(layers):
@@ -75,10 +80,7 @@ def _backward(params, sizes, y, clip, w_off, u_off, act, delta):
                 for k in range(n_up):
                     acc += params[w_off[L + 1] + k * n + i] * delta[u_off[L + 1] + k]
             a = act[u_off[L] + i]
-            d = (1.0 - a * a) * acc
-            if clip > 0.0:
-                d = min(max(d, -clip), clip)
-            delta[u_off[L] + i] = d
+            delta[u_off[L] + i] = clipped((1.0 - a * a) * acc, clip)
     return err
 
 
@@ -97,25 +99,40 @@ def _add_update(target, scale, sizes, w_off, b_off, u_off, act, delta):
 
 
 @njit(error_model="numpy")
-def _train_epoch(params, sizes, X, order, lr, clip):
+def _train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps):
+    """One epoch over inputs ``X[order]`` and targets ``Y[order]`` (one each), an update per
+    batch; returns (mean squared error before each update, ok). The course's per-series SGD
+    adds lr times each term straight into the weights; every other rule sums the terms and
+    takes the shared step."""
     w_off, b_off, u_off = layer_offsets(sizes, False)
     act = np.zeros(u_off[-1])
     delta = np.zeros(u_off[-1])
-    n_in = sizes[0]
+    plain, clip, batch = is_plain(opts), opts[CLIP], int(opts[BATCH])
+    mask, total = np.ones(params.shape[0]), np.zeros(params.shape[0])
     sse = 0.0
+    count = 0
     for r in range(order.shape[0]):
         x = X[order[r]]
         _forward(params, sizes, x, w_off, b_off, u_off, act)
-        err = _backward(params, sizes, x[n_in], clip, w_off, u_off, act, delta)
+        err = _backward(params, sizes, Y[order[r], 0], clip, w_off, u_off, act, delta)
         if not np.isfinite(err):
             return np.nan, False
         sse += err * err
-        _add_update(params, lr, sizes, w_off, b_off, u_off, act, delta)
+        if plain:
+            _add_update(params, opts[LR], sizes, w_off, b_off, u_off, act, delta)
+            continue
+        _add_update(total, 1.0, sizes, w_off, b_off, u_off, act, delta)
+        count += 1
+        if count == batch or r == order.shape[0] - 1:
+            step(params, total, count, mask, decay, opts, moments, steps)
+            total[:] = 0.0
+            count = 0
     return sse / order.shape[0], True
 
 
 @njit(error_model="numpy")
 def _predict(params, sizes, X):
+    """a^N for each row of the inputs X (n, p)."""
     w_off, b_off, u_off = layer_offsets(sizes, False)
     act = np.zeros(u_off[-1])
     out = np.empty(X.shape[0])
@@ -125,12 +142,13 @@ def _predict(params, sizes, X):
 
 
 @njit(error_model="numpy")
-def _gradient(params, sizes, x, clip):
+def _terms(params, sizes, x, y, clip, bptt):
+    """The update terms of one series (inputs x, target y[0]); a dense net has no BPTT."""
     w_off, b_off, u_off = layer_offsets(sizes, False)
     act = np.zeros(u_off[-1])
     delta = np.zeros(u_off[-1])
     grad = np.zeros(params.shape[0])
     _forward(params, sizes, x, w_off, b_off, u_off, act)
-    _backward(params, sizes, x[sizes[0]], clip, w_off, u_off, act, delta)
+    _backward(params, sizes, y[0], clip, w_off, u_off, act, delta)
     _add_update(grad, 1.0, sizes, w_off, b_off, u_off, act, delta)
     return grad
