@@ -112,7 +112,8 @@ def main():
         start = family.init(layers, "scaled", streams(0)[0])
         order = np.arange(n_series, dtype=np.int64)
         family._train_epoch(start.copy(), sizes, X[:2], order[:2], LR, 0.0)  # compile / load
-        t_oracle = median_time(lambda: oracle_train(start.copy(), layers, X[:n_oracle], LR),
+        t_oracle = median_time(lambda: oracle_train(start.copy(), layers, X[:n_oracle, :-1],
+                                                    X[:n_oracle, -1:], LR),
                                o_reps) * n_series / n_oracle
         t_kernel = median_time(lambda: family._train_epoch(start.copy(), sizes, X, order, LR, 0.0),
                                k_reps)

@@ -1,8 +1,18 @@
 """Plain numpy transcriptions of the course's algorithms: the oracles the kernels must equal.
 
 Written as the course writes them (column vectors, one matrix per layer, Python loops over
-series and steps), not for speed. ``to_matrices`` / ``from_matrices`` map rnnbatch's flat
+series and steps), not for speed. ``*_to_matrices`` / ``*_from_matrices`` map rnnbatch's flat
 parameter vector to and from these matrices.
+
+A series comes as its inputs ``x`` and its ``targets`` (K values) apart. For the rnn, x has
+one value a step (S = 1..F) and target k (0-based) is predicted by the output after step
+t = F - K + 1 + k: K = 1 is the course (one prediction, after step F), K = F predicts after
+every step. The dense net reads all of x at once and has K = 1.
+
+The course's "update terms" (b += lr sum D, w += lr sum D a.T) are the *ascent* direction:
+they equal -dL/dθ for L = ½ Σ_t e_t², e_t = target_t - prediction_t. ``*_gradient`` returns
+them as a flat vector in the parameters' layout; ``step`` turns a batch of them into an
+update by one of the optimizers; ``train`` runs an epoch.
 """
 
 import numpy as np
@@ -19,6 +29,10 @@ def A_prime_from_a(a):
     return 1.0 - a * a
 
 
+def _clipper(clip):
+    return (lambda d: np.clip(d, -clip, clip)) if clip > 0 else (lambda d: d)
+
+
 def _split(flat, shapes):
     mats, pos = [], 0
     for rows, cols in shapes:
@@ -28,6 +42,8 @@ def _split(flat, shapes):
         pos += rows
     return mats
 
+
+# --- rnn ------------------------------------------------------------------------------------
 
 def rnn_to_matrices(flat, layers):
     """Flat vector -> lists w1, ws, b (index L = 1..N; index 0 unused)."""
@@ -46,81 +62,235 @@ def rnn_from_matrices(w1, ws, b):
                            for L in range(1, len(w1))])
 
 
-def rnn_train(flat, layers, X, lr, clip=0.0):
-    """Course file 000, line by line, over the series of X in order; returns the new flat vector."""
-    w1, ws, b = rnn_to_matrices(flat, layers)
+def _rnn_forward(w1, ws, b, layers, x, a=None, first=1):
+    """a^{L,S} for S = first..len(x), continuing the states ``a`` (default: a^{L,0} = 0)::
+
+        a^{0,S} = x[S-1],   a^{L,S} = tanh(w1^L a^{L-1,S} + ws^L a^{L,S-1} + b^L)
+    """
     N = len(layers) - 1
-    clipf = (lambda d: np.clip(d, -clip, clip)) if clip > 0 else (lambda d: d)
-    for series in X:
-        x_sequence, y = series[:-1], series[-1]
-        F = len(x_sequence)
+    if a is None:
         a = {(L, 0): np.zeros((layers[L], 1)) for L in range(N + 1)}
-        for S in range(1, F + 1):
-            a[0, S] = np.array([[x_sequence[S - 1]]])
-            for L in range(1, N + 1):
-                dot = w1[L] @ a[L - 1, S] + ws[L] @ a[L, S - 1] + b[L]
-                a[L, S] = A(dot)
-        D = {}
-        D[N, F] = clipf(A_prime_from_a(a[N, F]) * (y - a[N, F]))
-        for S in range(F - 1, 0, -1):
-            D[N, S] = clipf(A_prime_from_a(a[N, S]) * (ws[N].T @ D[N, S + 1]))
-        for L in range(N - 1, 0, -1):
-            D[L, F] = clipf(A_prime_from_a(a[L, F]) * (w1[L + 1].T @ D[L + 1, F]))
-        for S in range(F - 1, 0, -1):
-            for L in range(N - 1, 0, -1):
-                D[L, S] = clipf(A_prime_from_a(a[L, S]) * (ws[L].T @ D[L, S + 1])
-                                + A_prime_from_a(a[L, S]) * (w1[L + 1].T @ D[L + 1, S]))
+    for S in range(first, len(x) + 1):
+        a[0, S] = np.array([[x[S - 1]]])
         for L in range(1, N + 1):
-            b[L] = b[L] + lr * sum(D[L, S] for S in range(1, F + 1))
-            w1[L] = w1[L] + lr * sum(D[L, S] @ a[L - 1, S].T for S in range(1, F + 1))
-            ws[L] = ws[L] + lr * sum(D[L, S] @ a[L, S - 1].T for S in range(2, F + 1))
-    return rnn_from_matrices(w1, ws, b)
+            a[L, S] = A(w1[L] @ a[L - 1, S] + ws[L] @ a[L, S - 1] + b[L])
+    return a
+
+
+def _prediction_steps(F, K):
+    """The step t whose output a^{N,t} predicts target k, for k = 0..K-1."""
+    return [F - K + 1 + k for k in range(K)]
+
+
+def _rnn_backward(w1, ws, a, errors, top, bottom, clip):
+    """Deltas D^{L,S} for S = top down to bottom, started from D^{·,top+1} = 0::
+
+        D^{N,S} = A'(a^{N,S}) * (ws^N.T D^{N,S+1} + e_S)                  (e_S if S has one)
+        D^{L,S} = A'(a^{L,S}) * (ws^L.T D^{L,S+1} + w1^{L+1}.T D^{L+1,S})   L = N-1 .. 1
+
+    each clipped to [-clip, clip] as it is computed (clip > 0), before it propagates.
+    ``errors`` maps a step to its error e_S (a 1 x 1 column).
+    """
+    N = len(w1) - 1
+    clipf = _clipper(clip)
+    D = {(L, top + 1): np.zeros_like(a[L, top]) for L in range(1, N + 1)}
+    for S in range(top, bottom - 1, -1):
+        back = ws[N].T @ D[N, S + 1]
+        if S in errors:
+            back = back + errors[S]
+        D[N, S] = clipf(A_prime_from_a(a[N, S]) * back)
+        for L in range(N - 1, 0, -1):
+            D[L, S] = clipf(A_prime_from_a(a[L, S])
+                            * (ws[L].T @ D[L, S + 1] + w1[L + 1].T @ D[L + 1, S]))
+    return D
+
+
+def rnn_gradient(flat, layers, x, targets, clip=0.0, bptt=0):
+    """The course's update terms (ascent, -dL/dθ when clip = 0) of one series, as a flat vector.
+
+    bptt = 0: one backward recursion over S = F..1 that takes every prediction's error in
+    at its step (the course). bptt = k > 0 (truncated BPTT): one recursion per prediction t,
+    started with e_t alone at D^{N,t} and run over S = t..max(1, t-k+1) only (k = 1: no
+    backprop through time); the passes' terms are summed. From the deltas of a pass::
+
+        b^L: Σ_S D^{L,S},   w1^L: Σ_S D^{L,S} a^{L-1,S}.T,   ws^L: Σ_{S>=2} D^{L,S} a^{L,S-1}.T
+    """
+    w1, ws, b = rnn_to_matrices(flat, layers)
+    N, F = len(layers) - 1, len(x)
+    a = _rnn_forward(w1, ws, b, layers, x)
+    errors = {t: np.array([[y]]) - a[N, t]
+              for t, y in zip(_prediction_steps(F, len(targets)), targets)}
+    if bptt == 0:
+        windows = [(F, 1, errors)]
+    else:
+        windows = [(t, max(1, t - bptt + 1), {t: e}) for t, e in errors.items()]
+    gw1 = [None] + [np.zeros_like(w1[L]) for L in range(1, N + 1)]
+    gws = [None] + [np.zeros_like(ws[L]) for L in range(1, N + 1)]
+    gb = [None] + [np.zeros_like(b[L]) for L in range(1, N + 1)]
+    for top, bottom, errs in windows:
+        D = _rnn_backward(w1, ws, a, errs, top, bottom, clip)
+        for L in range(1, N + 1):
+            gb[L] = gb[L] + sum(D[L, S] for S in range(bottom, top + 1))
+            gw1[L] = gw1[L] + sum(D[L, S] @ a[L - 1, S].T for S in range(bottom, top + 1))
+            gws[L] = gws[L] + sum(D[L, S] @ a[L, S - 1].T for S in range(max(2, bottom), top + 1))
+    return rnn_from_matrices(gw1, gws, gb)
+
+
+def rnn_loss(flat, layers, x, targets, bptt=0, frozen=None):
+    """½ Σ_t (target_t - a^{N,t})².
+
+    With bptt = k > 0 and ``frozen`` params, prediction t reads the states a^{L,t-k} that
+    ``frozen`` gives (constants) and runs steps t-k+1..t with ``flat``: the loss whose
+    derivative in ``flat`` (at flat = frozen) truncated BPTT computes.
+    """
+    N, F = len(layers) - 1, len(x)
+    mats = rnn_to_matrices(flat, layers)
+    frozen_mats = mats if bptt == 0 or frozen is None else rnn_to_matrices(frozen, layers)
+    loss = 0.0
+    for t, y in zip(_prediction_steps(F, len(targets)), targets):
+        cut = max(0, t - bptt) if bptt > 0 else 0  # steps 1..cut run with frozen params
+        a = _rnn_forward(*frozen_mats, layers, x[:cut])
+        a = _rnn_forward(*mats, layers, x[:t], a, first=cut + 1)
+        loss += 0.5 * (y - a[N, t][0, 0]) ** 2
+    return loss
 
 
 def rnn_predict(flat, layers, X):
+    """a^{N,F} for each row of X (n, F), the series' inputs."""
     w1, ws, b = rnn_to_matrices(flat, layers)
-    out = []
-    for series in X:
-        h = [np.zeros((n, 1)) for n in layers]
-        for value in series[:-1]:
-            h[0] = np.array([[value]])
-            for L in range(1, len(layers)):
-                h[L] = A(w1[L] @ h[L - 1] + ws[L] @ h[L] + b[L])
-        out.append(h[-1][0, 0])
-    return np.array(out)
+    N = len(layers) - 1
+    return np.array([_rnn_forward(w1, ws, b, layers, x)[N, len(x)][0, 0] for x in X])
 
 
-def rnn_loss(flat, layers, series):
-    return 0.5 * (series[-1] - rnn_predict(flat, layers, series[None, :])[0]) ** 2
+# --- dense ----------------------------------------------------------------------------------
 
-
-def dense_train(flat, layers, X, lr, clip=0.0):
-    """The course's back propagation for a tanh DNN, one update per series."""
+def dense_to_matrices(flat, layers):
+    """Flat vector -> lists W, b (index L = 1..N; index 0 unused)."""
     mats = _split(flat, dense.layer_shapes(layers))
-    W, b = mats[0::2], mats[1::2]
-    clipf = (lambda d: np.clip(d, -clip, clip)) if clip > 0 else (lambda d: d)
-    for series in X:
-        a = [series[:-1].reshape(-1, 1)]
-        for L in range(len(W)):
-            a.append(A(W[L] @ a[L] + b[L]))
-        y = np.array([[series[-1]]])
-        D = [None] * len(W)
-        D[-1] = clipf(A_prime_from_a(a[-1]) * (y - a[-1]))
-        for L in range(len(W) - 2, -1, -1):
-            D[L] = clipf(A_prime_from_a(a[L + 1]) * (W[L + 1].T @ D[L + 1]))
-        for L in range(len(W)):
-            b[L] = b[L] + lr * D[L]
-            W[L] = W[L] + lr * D[L] @ a[L].T
-    return np.concatenate([np.concatenate([w.ravel(), bias.ravel()]) for w, bias in zip(W, b)])
+    return [None] + mats[0::2], [None] + mats[1::2]
+
+
+def dense_from_matrices(W, b):
+    return np.concatenate([np.concatenate([W[L].ravel(), b[L].ravel()]) for L in range(1, len(W))])
+
+
+def _dense_forward(W, b, x):
+    """a^0 = x, a^L = tanh(W^L a^{L-1} + b^L)."""
+    a = [np.asarray(x, dtype=float).reshape(-1, 1)]
+    for L in range(1, len(W)):
+        a.append(A(W[L] @ a[L - 1] + b[L]))
+    return a
+
+
+def dense_gradient(flat, layers, x, targets, clip=0.0):
+    """The course's update terms (ascent) of one series::
+
+        D^N = A' * (y - a^N),   D^L = A' * W^{L+1}.T D^{L+1},   W^L: D^L a^{L-1}.T,   b^L: D^L
+    """
+    W, b = dense_to_matrices(flat, layers)
+    N = len(W) - 1
+    clipf = _clipper(clip)
+    a = _dense_forward(W, b, x)
+    D = [None] * (N + 1)
+    D[N] = clipf(A_prime_from_a(a[N]) * (np.array([[targets[0]]]) - a[N]))
+    for L in range(N - 1, 0, -1):
+        D[L] = clipf(A_prime_from_a(a[L]) * (W[L + 1].T @ D[L + 1]))
+    return dense_from_matrices([None] + [D[L] @ a[L - 1].T for L in range(1, N + 1)],
+                               [None] + D[1:])
+
+
+def dense_loss(flat, layers, x, targets):
+    """½ (y - a^N)²."""
+    W, b = dense_to_matrices(flat, layers)
+    return 0.5 * (targets[0] - _dense_forward(W, b, x)[-1][0, 0]) ** 2
 
 
 def dense_predict(flat, layers, X):
-    mats = _split(flat, dense.layer_shapes(layers))
-    a = X[:, :-1].T
-    for W, b in zip(mats[0::2], mats[1::2]):
-        a = A(W @ a + b)
-    return a[0]
+    """a^N for each row of X (n, n_in), the series' inputs."""
+    W, b = dense_to_matrices(flat, layers)
+    return np.array([_dense_forward(W, b, x)[-1][0, 0] for x in X])
 
 
-def dense_loss(flat, layers, series):
-    return 0.5 * (series[-1] - dense_predict(flat, layers, series[None, :])[0]) ** 2
+# --- optimizers and the epoch ---------------------------------------------------------------
+
+def decay_mask(model, layers):
+    """1.0 at the weights (rnn w1, ws; dense W), 0.0 at the biases, in the flat layout."""
+    family = {"rnn": rnn, "dense": dense}[model]
+    return np.concatenate([np.concatenate([np.ones(rows * cols), np.zeros(rows)])
+                           for rows, cols in family.layer_shapes(layers)])
+
+
+class Optimizer:
+    """What persists across steps (and epochs): momentum buffer b, Adam's moments m and v,
+    and t, the number of steps taken."""
+
+    def __init__(self, n):
+        self.b = np.zeros(n)
+        self.m = np.zeros(n)
+        self.v = np.zeros(n)
+        self.t = 0
+
+
+def step(params, grad_sum, count, decay, state, *, lr, clip_norm=0.0, l1=0.0, l2=0.0,
+         optimizer="sgd"):
+    """One update of ``params`` (in place) from ``grad_sum``, the ascent terms of ``count`` series.
+
+    g = grad_sum / count, rescaled to norm clip_norm if longer (all params); the descent
+    gradient d = -g + decay * (l2 θ + l1 sign θ) (penalties on weights only); then, as
+    torch.optim defines them (t = steps so far, this one included):
+
+        sgd       θ -= lr d
+        momentum  b = 0.9 b + d;  θ -= lr b                          (SGD, momentum=0.9)
+        adam      m = 0.9 m + 0.1 d;  v = 0.999 v + 0.001 d²;
+                  θ -= lr / (1 - 0.9^t) * m / (sqrt(v) / sqrt(1 - 0.999^t) + 1e-8)
+    """
+    g = grad_sum / count
+    norm = np.sqrt(np.sum(g * g))
+    if clip_norm > 0 and norm > clip_norm:
+        g = g * (clip_norm / norm)
+    d = -g + decay * (l2 * params + l1 * np.sign(params))
+    state.t += 1
+    if optimizer == "sgd":
+        params -= lr * d
+    elif optimizer == "momentum":
+        state.b = 0.9 * state.b + d
+        params -= lr * state.b
+    elif optimizer == "adam":
+        state.m = 0.9 * state.m + 0.1 * d
+        state.v = 0.999 * state.v + 0.001 * d * d
+        bias1, bias2 = 1 - 0.9 ** state.t, 1 - 0.999 ** state.t
+        params -= (lr / bias1) * (state.m / (np.sqrt(state.v) / np.sqrt(bias2) + 1e-8))
+    else:
+        raise ValueError(f"unknown optimizer {optimizer!r}")
+
+
+def train(model, flat, layers, X, Y, order, *, lr, clip=0.0, bptt=0, batch=1, clip_norm=0.0,
+          l1=0.0, l2=0.0, optimizer="sgd", state=None):
+    """One epoch -> (new flat vector, optimizer state).
+
+    The series X[i] (inputs), Y[i] (targets) are taken in ``order``, ``batch`` at a time (the
+    last group may be smaller); each group's gradients are computed with the params at the
+    group's start and summed into one ``step``. ``bptt`` applies to the rnn only.
+    """
+    params = np.array(flat, dtype=float)
+    state = Optimizer(len(params)) if state is None else state
+    decay = decay_mask(model, layers)
+    for start in range(0, len(order), batch):
+        group = order[start:start + batch]
+        if model == "rnn":
+            grads = [rnn_gradient(params, layers, X[i], Y[i], clip, bptt) for i in group]
+        else:
+            grads = [dense_gradient(params, layers, X[i], Y[i], clip) for i in group]
+        step(params, sum(grads), len(group), decay, state, lr=lr, clip_norm=clip_norm,
+             l1=l1, l2=l2, optimizer=optimizer)
+    return params, state
+
+
+def rnn_train(flat, layers, X, Y, lr, clip=0.0):
+    """The course's epoch (file 000): plain SGD, one update per series, in order."""
+    return train("rnn", flat, layers, X, Y, np.arange(len(X)), lr=lr, clip=clip)[0]
+
+
+def dense_train(flat, layers, X, Y, lr, clip=0.0):
+    """The course's perceptron epoch: plain SGD, one update per series, in order."""
+    return train("dense", flat, layers, X, Y, np.arange(len(X)), lr=lr, clip=clip)[0]

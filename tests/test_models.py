@@ -39,14 +39,15 @@ def test_kernel_equals_oracle_after_hundreds_of_updates(small, model, layers, cl
     X = small.train[:n]
     # the course's regime: scaled init, where training is stable and rounding does not amplify
     start = _init(family, layers)
-    expected = oracle_train(start.copy(), layers, X, lr=0.05, clip=clip)
+    expected = oracle_train(start.copy(), layers, X[:, :-1], X[:, -1:], lr=0.05, clip=clip)
     got = start.copy()
     sizes = np.asarray(layers, dtype=np.int64)
     mse, ok = family._train_epoch(got, sizes, X, np.arange(n, dtype=np.int64), 0.05, clip)
     assert ok
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
     np.testing.assert_allclose(family._predict(got, sizes, small.test),
-                               oracle_predict(expected, layers, small.test), rtol=0, atol=1e-12)
+                               oracle_predict(expected, layers, small.test[:, :-1]),
+                               rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("model,layers", CASES)
@@ -60,7 +61,8 @@ def test_gradient_matches_central_differences(small, model, layers):
         up, down = params.copy(), params.copy()
         up[k] += eps
         down[k] -= eps
-        numeric = -(loss(up, layers, series) - loss(down, layers, series)) / (2 * eps)
+        x, y = series[:-1], series[-1:]
+        numeric = -(loss(up, layers, x, y) - loss(down, layers, x, y)) / (2 * eps)
         assert grad[k] == pytest.approx(numeric, rel=1e-5, abs=1e-9), k
 
 
