@@ -108,8 +108,8 @@ def _rnn_backward(w1, ws, a, errors, top, bottom, clip):
 def rnn_gradient(flat, layers, x, targets, clip=0.0, bptt=0):
     """The course's update terms (ascent, -dL/dθ when clip = 0) of one series, as a flat vector.
 
-    bptt = 0: one backward recursion over S = F..1 that takes every prediction's error in
-    at its step (the course). bptt = k > 0 (truncated BPTT): one recursion per prediction t,
+    bptt = 0 (or >= F, which truncates nothing): one backward recursion over S = F..1 that
+    takes every prediction's error in at its step (the course). bptt = k > 0 (truncated BPTT): one recursion per prediction t,
     started with e_t alone at D^{N,t} and run over S = t..max(1, t-k+1) only (k = 1: no
     backprop through time); the passes' terms are summed. From the deltas of a pass::
 
@@ -120,7 +120,7 @@ def rnn_gradient(flat, layers, x, targets, clip=0.0, bptt=0):
     a = _rnn_forward(w1, ws, b, layers, x)
     errors = {t: np.array([[y]]) - a[N, t]
               for t, y in zip(_prediction_steps(F, len(targets)), targets)}
-    if bptt == 0:
+    if bptt == 0 or bptt >= F:  # no truncation: the course's one recursion
         windows = [(F, 1, errors)]
     else:
         windows = [(t, max(1, t - bptt + 1), {t: e}) for t, e in errors.items()]

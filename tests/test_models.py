@@ -1,25 +1,36 @@
-"""Kernels against the numpy oracle, gradients against finite differences, determinism, divergence."""
+"""Kernels against the numpy oracle with every option, gradients against finite differences,
+determinism, divergence. Kernels are reached through the registered families' public calls."""
 
 import numpy as np
 import pytest
 from numba import njit
 
 from rnnbatch.data import DataParams, make_dataset
+from rnnbatch.models import FAMILIES as REGISTERED
 from rnnbatch.models import dense, rnn
 from rnnbatch.models._common import tanh
 from rnnbatch.train import TrainConfig, streams, train
 
 from . import oracle
 
-FAMILIES = {
-    "rnn": (rnn, oracle.rnn_train, oracle.rnn_predict, oracle.rnn_loss),
-    "dense": (dense, oracle.dense_train, oracle.dense_predict, oracle.dense_loss),
-}
+LOSSES = {"rnn": oracle.rnn_loss, "dense": oracle.dense_loss}
+PREDICT = {"rnn": oracle.rnn_predict, "dense": oracle.dense_predict}
 # rnn: scalar path (1, 1); packed path (1, 6, 1), (1, 3, 3, 1), (1, 2, 3, 2, 1) (all 8 lanes);
 # general path with narrow (1, 5, 4, 1) and wide (1, 20, 20, 1) layers
 CASES = [("rnn", (1, 1)), ("rnn", (1, 6, 1)), ("rnn", (1, 3, 3, 1)), ("rnn", (1, 2, 3, 2, 1)),
          ("rnn", (1, 5, 4, 1)), ("rnn", (1, 20, 20, 1)),
          ("dense", (50, 1)), ("dense", (50, 10, 1)), ("dense", (50, 7, 3, 1))]
+# each option alone, then together; the rnn's loss and bptt only where they apply. A loss over
+# every step sums 50 errors: its lr is smaller, to stay in the stable regime
+OPTIONS = [
+    {"clip_norm": 0.05}, {"l2": 1e-2}, {"l1": 1e-3}, {"batch": 7},
+    {"optimizer": "momentum"}, {"optimizer": "adam", "lr": 0.002},
+    {"bptt": 1}, {"bptt": 6}, {"loss": "every", "lr": 0.005},
+    {"loss": "every", "bptt": 4, "lr": 0.005},
+    {"loss": "every", "bptt": 4, "clip": 0.01, "batch": 5, "clip_norm": 0.1, "l1": 1e-4,
+     "l2": 1e-3, "optimizer": "adam", "lr": 0.002},
+]
+RECURRENT_ONLY = {"bptt", "loss"}
 
 
 @pytest.fixture(scope="module")
@@ -31,39 +42,138 @@ def _init(family, layers, seed=0, scheme="scaled"):
     return family.init(layers, scheme, streams(seed)[0])
 
 
+def _split(series, loss="last"):
+    return series[:, :-1], (series[:, -1:] if loss == "last" else series[:, 1:])
+
+
+def _epochs(model, layers, series, n_epochs, options, *, kernel):
+    """Train from the scaled init (the course's regime, where training is stable and rounding
+    does not amplify) for ``n_epochs``, the series in a fixed shuffled order, with the kernel
+    (through the family) or the oracle; returns the parameters."""
+    options = {"lr": 0.05, **options}
+    loss = options.pop("loss", "last")
+    X, Y = _split(series, loss)
+    order = np.random.default_rng(1).permutation(len(series)).astype(np.int64)
+    family = REGISTERED[model]
+    params = _init(family, layers)
+    state = family.new_state(layers) if kernel else None
+    for _ in range(n_epochs):
+        if kernel:
+            _, ok = family.train_epoch(params, layers, X, Y, order, state, **options)
+            assert ok
+        else:
+            params, state = oracle.train(model, params, layers, X, Y, order, **options, state=state)
+    return params
+
+
 @pytest.mark.parametrize("model,layers", CASES)
 @pytest.mark.parametrize("clip", [0.0, 0.01])
 def test_kernel_equals_oracle_after_hundreds_of_updates(small, model, layers, clip):
-    family, oracle_train, oracle_predict, _ = FAMILIES[model]
     n = 60 if layers == (1, 20, 20, 1) else 300  # the oracle is slow on the widest net
-    X = small.train[:n]
-    # the course's regime: scaled init, where training is stable and rounding does not amplify
-    start = _init(family, layers)
-    expected = oracle_train(start.copy(), layers, X[:, :-1], X[:, -1:], lr=0.05, clip=clip)
-    got = start.copy()
-    sizes = np.asarray(layers, dtype=np.int64)
-    mse, ok = family._train_epoch(got, sizes, X, np.arange(n, dtype=np.int64), 0.05, clip)
-    assert ok
+    series = small.train[:n]
+    got = _epochs(model, layers, series, 1, {"clip": clip}, kernel=True)
+    expected = _epochs(model, layers, series, 1, {"clip": clip}, kernel=False)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(family._predict(got, sizes, small.test),
-                               oracle_predict(expected, layers, small.test[:, :-1]),
-                               rtol=0, atol=1e-12)
+    inputs = small.test[:, :-1]
+    np.testing.assert_allclose(REGISTERED[model].predict(got, layers, inputs),
+                               PREDICT[model](expected, layers, inputs), rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("model,layers", CASES)
-def test_gradient_matches_central_differences(small, model, layers):
-    family, _, _, loss = FAMILIES[model]
+def _named(options):
+    return ",".join(f"{k}={v}" for k, v in options.items()) or "course"
+
+
+def _applicable(cases, options_list):
+    """(model, layers, options) for every case, but no BPTT options on a dense net."""
+    return [pytest.param(model, layers, options, id=f"{model}{list(layers)}-{_named(options)}")
+            for model, layers in cases for options in options_list
+            if model == "rnn" or not RECURRENT_ONLY & set(options)]
+
+
+@pytest.mark.parametrize("model,layers,options",
+                         _applicable([c for c in CASES if c[1] != (1, 2, 3, 2, 1)], OPTIONS))
+def test_kernel_equals_oracle_with_each_option(small, model, layers, options):
+    many_passes = options.get("loss") == "every" and "bptt" in options  # a pass a prediction
+    n = 20 if many_passes or layers == (1, 20, 20, 1) else 120
+    series = small.train[:n]
+    # two epochs: the optimizer's state carries over, through each kernel's layout
+    got = _epochs(model, layers, series, 2, options, kernel=True)
+    expected = _epochs(model, layers, series, 2, options, kernel=False)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
+GRADIENT_OPTIONS = [{}, {"bptt": 1}, {"bptt": 5}, {"loss": "every"}, {"loss": "every", "bptt": 3}]
+
+
+@pytest.mark.parametrize("model,layers,options", _applicable(CASES, GRADIENT_OPTIONS))
+def test_gradient_matches_central_differences(small, model, layers, options):
+    """The gradient is that of ½ Σ e² over the predictions; with bptt = k, of the loss in which
+    each prediction reads its state of k steps before from the unperturbed parameters."""
+    family = REGISTERED[model]
     params = _init(family, layers, seed=1, scheme="uniform")
-    series = small.train[7]
-    grad = family._gradient(params, np.asarray(layers, dtype=np.int64), series, 0.0)
+    series = small.train[7:8, :21] if model == "rnn" else small.train[7:8]  # 20 steps: fast oracle
+    X, Y = _split(series, options.get("loss", "last"))
+    bptt = options.get("bptt", 0)
+    grad = family.gradient(params, layers, X, Y, bptt=bptt)
+    extra = {"bptt": bptt, "frozen": params} if bptt else {}
+
+    def loss(p):
+        return LOSSES[model](p, layers, X[0], Y[0], **extra)
+
     eps = 1e-6
-    for k in np.random.default_rng(0).choice(len(params), size=min(40, len(params)), replace=False):
+    for k in np.random.default_rng(0).choice(len(params), size=min(30, len(params)), replace=False):
         up, down = params.copy(), params.copy()
         up[k] += eps
         down[k] -= eps
-        x, y = series[:-1], series[-1:]
-        numeric = -(loss(up, layers, x, y) - loss(down, layers, x, y)) / (2 * eps)
+        numeric = (loss(up) - loss(down)) / (2 * eps)
         assert grad[k] == pytest.approx(numeric, rel=1e-5, abs=1e-9), k
+
+
+@pytest.mark.parametrize("model,layers", [("rnn", (1, 3, 3, 1)), ("rnn", (1, 5, 4, 1)), ("dense", (50, 7, 3, 1))])
+def test_regularised_step_follows_the_penalised_loss(small, model, layers):
+    """One sgd step with l1 and l2 moves by -lr times the central-difference gradient of
+    L + l2/2 |W|² + l1 |W|₁, the penalties on weights only."""
+    family = REGISTERED[model]
+    params = _init(family, layers, seed=2, scheme="uniform")
+    X, Y = _split(small.train[3:4])
+    lr, l1, l2 = 1e-3, 0.02, 0.3
+    decay = family.decay(layers)
+    stepped = params.copy()
+    family.train_epoch(stepped, layers, X, Y, np.zeros(1, np.int64), family.new_state(layers),
+                       lr=lr, l1=l1, l2=l2)
+
+    def penalised(p):
+        weights = p[decay == 1]
+        return LOSSES[model](p, layers, X[0], Y[0]) + l2 / 2 * weights @ weights + l1 * np.abs(weights).sum()
+
+    eps = 1e-6
+    for k in np.random.default_rng(0).choice(len(params), size=20, replace=False):
+        up, down = params.copy(), params.copy()
+        up[k] += eps
+        down[k] -= eps
+        numeric = (penalised(up) - penalised(down)) / (2 * eps)
+        assert (params[k] - stepped[k]) / lr == pytest.approx(numeric, rel=1e-5, abs=1e-9), k
+    assert set(np.unique(decay)) == {0.0, 1.0}
+    assert np.array_equal(decay == 0, np.isin(np.arange(len(params)), _bias_positions(family, layers)))
+
+
+def _bias_positions(family, layers):
+    named = family.named(np.arange(family.n_params(layers), dtype=float), layers)
+    return np.concatenate([a.ravel() for name, a in named.items() if name.startswith("b_")])
+
+
+def test_norm_clipping_keeps_the_direction_and_sets_the_norm(small):
+    family, layers = REGISTERED["rnn"], (1, 5, 4, 1)
+    params = _init(family, layers, scheme="uniform")
+    X, Y = _split(small.train[:1])
+    grad = family.gradient(params, layers, X, Y)
+    c = np.linalg.norm(grad) / 10
+    stepped = params.copy()
+    family.train_epoch(stepped, layers, X, Y, np.zeros(1, np.int64), family.new_state(layers),
+                       lr=1.0, clip_norm=c)
+    # (the difference of two parameters loses a few digits to cancellation)
+    np.testing.assert_allclose(params - stepped, grad * c / np.linalg.norm(grad), rtol=1e-9, atol=1e-15)
+    assert np.linalg.norm(params - stepped) == pytest.approx(c, rel=1e-9)
 
 
 def test_init_radius_is_the_course_formula():
