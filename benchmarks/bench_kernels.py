@@ -37,7 +37,7 @@ from llvmlite.binding import get_host_cpu_name as host_cpu_name  # noqa: E402
 import numba  # noqa: E402
 
 from rnnbatch.data import DataParams, make_dataset  # noqa: E402
-from rnnbatch.models import dense, rnn  # noqa: E402
+from rnnbatch.models import FAMILIES  # noqa: E402
 from rnnbatch.train import streams  # noqa: E402
 from tests import oracle  # noqa: E402
 
@@ -49,7 +49,6 @@ CASES = [
     ("dense", (50, 1), oracle.dense_train, 2000, 3, 51, 100.0),
 ]
 GFLOPS_TARGET = 8.0
-FAMILIES = {"rnn": rnn, "dense": dense}
 
 
 def rnn_flop_per_epoch(layers, n_series, steps):
@@ -72,15 +71,15 @@ COLD_SCRIPT = """
 import time
 start = time.perf_counter()
 import numpy as np
-from rnnbatch.models import dense, rnn
+from rnnbatch.models import FAMILIES
 X = np.linspace(-1, 1, 4 * 51).reshape(4, 51)
+inputs, target = X[:, :-1].copy(), X[:, -1:].copy()
 order = np.arange(4, dtype=np.int64)
-for family, layers in ((rnn, (1, 6, 1)), (dense, (50, 1))):
-    sizes = np.asarray(layers, dtype=np.int64)
+for family, layers in ((FAMILIES["rnn"], (1, 6, 1)), (FAMILIES["dense"], (50, 1))):
     params = family.init(layers, "scaled", np.random.default_rng(0))
-    family._train_epoch(params, sizes, X, order, 0.01, 0.0)
-    family._predict(params, sizes, X)
-    family._gradient(params, sizes, X[0], 0.0)
+    family.train_epoch(params, layers, inputs, target, order, family.new_state(layers), lr=0.01)
+    family.predict(params, layers, inputs)
+    family.gradient(params, layers, inputs[:1], target[:1])
 print(time.perf_counter() - start)
 """
 
@@ -99,6 +98,7 @@ def main():
           f"llvmlite {llvmlite.__version__}, LLVM target {numba.config.CPU_NAME or host_cpu_name()}")
     data = make_dataset(DataParams())
     X = data.train
+    inputs, targets = X[:, :-1].copy(), X[:, -1:].copy()
     n_series, steps = X.shape[0], X.shape[1] - 1
     print(f"epoch: {n_series} series x {steps} steps, lr {LR}, seed-0 course data\n")
     header = (f"{'model':6} {'layers':14} {'oracle s/ep':>11} {'kernel s/ep':>11} {'speed-up':>9} "
@@ -108,15 +108,18 @@ def main():
     all_met = True
     for model, layers, oracle_train, n_oracle, o_reps, k_reps, target in CASES:
         family = FAMILIES[model]
-        sizes = np.asarray(layers, dtype=np.int64)
         start = family.init(layers, "scaled", streams(0)[0])
         order = np.arange(n_series, dtype=np.int64)
-        family._train_epoch(start.copy(), sizes, X[:2], order[:2], LR, 0.0)  # compile / load
+
+        def epoch(series=order):
+            family.train_epoch(start.copy(), layers, inputs, targets, series,
+                               family.new_state(layers), lr=LR)
+
+        epoch(order[:2])  # compile / load
         t_oracle = median_time(lambda: oracle_train(start.copy(), layers, X[:n_oracle, :-1],
                                                     X[:n_oracle, -1:], LR),
                                o_reps) * n_series / n_oracle
-        t_kernel = median_time(lambda: family._train_epoch(start.copy(), sizes, X, order, LR, 0.0),
-                               k_reps)
+        t_kernel = median_time(epoch, k_reps)
         speedup = t_oracle / t_kernel
         met = speedup >= target
         gflops = ""

@@ -248,7 +248,7 @@ def markdown_table() -> str:
     """The README's table of settings."""
     rows = ["| setting | default | must be | what it does | from |", "|---|---|---|---|---|"]
     for s in SETTINGS.values():
-        default = {None: "required", (): "–", True: "true", False: "false"}.get(
-            s.default, json.dumps(s.default))
+        default = ("required" if s.default is None else "–" if s.default == () else
+                   json.dumps(s.default))  # json: true/false, "text", numbers
         rows.append(f"| `{s.name}` | {default} | {s.expected} | {s.help} | {s.source or '–'} |")
     return "\n".join(rows) + "\n"

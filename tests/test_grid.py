@@ -134,6 +134,33 @@ INVALID = {
                                                               layers="[[1, 1], [1, 2, 1]]")[len(TINY_DATA):],
         "The grid grid.toml expands into 400000000 runs; at most 1000000 are allowed. "
         "Split it into several grids or use fewer seeds."),
+    # the lectures' techniques: each value checked, and settings that clash named together
+    "clip-norm-negative": (_exp(clip_norm="-1"), "The 'clip_norm' of experiment 'x' must be a "
+                                                 "float >= 0 (0 turns it off). Got -1."),
+    "noise-nan": (_exp(noise="nan"), "The 'noise' of experiment 'x' must be a float >= 0 "
+                                     "(0 turns it off). Got nan."),
+    "l2-in-list": (_exp(l2="[0.0, -1e-4]"), "The 'l2' of experiment 'x' must be a float >= 0 "
+                                            "(0 turns it off). Got -0.0001."),
+    "reverse-not-bool": (_exp(reverse='"yes"'),
+                         "The 'reverse' of experiment 'x' must be true or false. Got 'yes'."),
+    "bptt-negative": (_exp(bptt="-1"),
+                      "The 'bptt' of experiment 'x' must be an int from 0 to 10000. Got -1."),
+    "batch-zero": (_exp(batch="0"),
+                   "The 'batch' of experiment 'x' must be an int from 1 to 1000000. Got 0."),
+    "loss-unknown": (_exp(loss='"all"'), "The 'loss' of experiment 'x' must be one of 'last', "
+                                         "'every'. Got 'all'."),
+    "optimizer-unknown": (_exp(optimizer='"adamw"'), "The 'optimizer' of experiment 'x' must be "
+                                                     "one of 'sgd', 'momentum', 'adam'. Got 'adamw'."),
+    "every-on-dense": (_exp(model='"dense"', layers="[50, 1]", loss='["last", "every"]'),
+                       "The 'loss' of experiment 'x' cannot be \"every\" when its 'model' is "
+                       "\"dense\": a prediction after every step needs a recurrent model."),
+    "bptt-on-dense": (_exp(model='"dense"', layers="[50, 1]", bptt="5"),
+                      "The 'bptt' of experiment 'x' cannot be 5 when its 'model' is \"dense\": "
+                      "only a recurrent model backpropagates through time."),
+    "reverse-with-every": (TINY_DATA + '[defaults]\nloss = "every"\n' + _exp(reverse="true")[len(TINY_DATA):],
+                           "The 'reverse' of experiment 'x' cannot be true when its 'loss' is "
+                           "\"every\": fed last value first, a series has no next value to "
+                           "predict after each step."),
     "missing-dataset-path": ('[data]\npath = "nope"\n' + EXPERIMENT,
                              "Dataset file nope/train.parquet does not exist. "
                              "Make it with: rnnbatch generate --out nope"),
@@ -397,3 +424,10 @@ def test_generate_refuses_a_seed_numpy_cannot_take(fs):
                                          r"Got 4294967296\.$"):
         data.generate("data", data.DataParams(seed=2**32, train=5, test=3))
     assert os.listdir(".") == []
+
+
+def test_a_baseline_takes_no_settings_to_clash():
+    """[defaults] that clash for a dense net leave the naive baseline valid: it has no settings."""
+    _, configs = grid.parse(TINY_DATA + '[defaults]\nloss = "every"\nbptt = 3\n'
+                            '[[experiment]]\nname = "n"\nmodel = "naive"\n')
+    assert [c.model for _, c in configs] == ["naive"]

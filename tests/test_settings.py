@@ -20,6 +20,30 @@ def test_validation_from_python_gives_the_grids_message():
         TrainConfig(model="rnn", layers=(1, 6, 1), init="he")
 
 
+def test_settings_that_clash_are_named_together_from_python():
+    with pytest.raises(InputError, match=r"^The 'loss' of TrainConfig cannot be \"every\" when its "
+                                         r"'model' is \"dense\": .*\.$"):
+        TrainConfig(model="dense", layers=(50, 1), loss="every")
+    with pytest.raises(InputError, match=r"^The 'reverse' of TrainConfig cannot be true when its "
+                                         r"'loss' is \"every\""):
+        TrainConfig(model="rnn", layers=(1, 1), reverse=True, loss="every")
+    TrainConfig(model="rnn", layers=(1, 1), reverse=True, bptt=3)  # no clash
+
+
+def test_new_settings_enter_the_run_id_only_away_from_their_default():
+    course = TrainConfig(model="rnn", layers=(1, 6, 1))
+    assert settings.run_id_settings(course) == settings.run_id_settings(
+        TrainConfig(model="rnn", layers=(1, 6, 1), optimizer="sgd", bptt=0, noise=0.0))
+    assert settings.run_id_settings(TrainConfig(model="rnn", layers=(1, 6, 1), noise=0.02)) == {
+        **settings.run_id_settings(course), "noise": 0.02}
+
+
+def test_dry_run_names_the_techniques_in_use():
+    config = TrainConfig(model="rnn", layers=(1, 6, 1), clip_norm=1, reverse=True, optimizer="adam")
+    assert settings.describe(config) == ("layers=[1, 6, 1] lr=0.01 epochs=1 init=scaled "
+                                         "clip_norm=1 reverse optimizer=adam")
+
+
 def test_values_are_normalised_as_the_grid_gives_them():
     config = TrainConfig(model="rnn", layers=[1, 6, 1], lr=1, clip=1)
     assert (config.layers, config.lr, config.clip) == ((1, 6, 1), 1.0, 1.0)

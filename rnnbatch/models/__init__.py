@@ -15,6 +15,7 @@ inputs and targets given apart:
 Callers use the registered objects, never the kernels.
 """
 
+import functools
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -82,8 +83,10 @@ class Family:
     def flat(self, arrays: dict, layers) -> np.ndarray:
         return flat_params(arrays, layers, self.module.columns)
 
+    @functools.lru_cache(maxsize=64)  # once per net, not once per epoch
     def decay(self, layers) -> np.ndarray:
-        """1.0 at the weights (which L1/L2 regularise), 0.0 at the biases, in the flat layout."""
+        """1.0 at the weights (which L1/L2 regularise), 0.0 at the biases, in the flat layout
+        (shared: not to be written)."""
         named = self.named(np.ones(self.n_params(layers)), layers)
         return self.flat({name: a * (not name.startswith("b_")) for name, a in named.items()},
                          layers)
@@ -101,7 +104,7 @@ class Family:
         predict. Returns (mean squared error of the final prediction before each update, ok)."""
         return self.module._train_epoch(
             params, _sizes(layers), _floats(inputs), _floats(targets), order,
-            self.decay(layers), options(lr, clip, bptt, batch, clip_norm, l1, l2, optimizer),
+            self.decay(tuple(layers)), options(lr, clip, bptt, batch, clip_norm, l1, l2, optimizer),
             *state)
 
     def predict(self, params: np.ndarray, layers, inputs: np.ndarray) -> np.ndarray:
