@@ -59,7 +59,7 @@ def main() -> None:
         ok = median / base <= TARGET
         met = met and (ok or not bound)
         label = " ".join(f"{k}={v}" for k, v in options.items()) or "course defaults"
-        verdict = ("yes" if ok else "NO") if bound else "reported"
+        verdict = ("yes" if ok else "NO") if bound else "reported" if options else "baseline"
         print(f"{label:32} {median:8.4f} {median / base:6.2f}  {verdict}")
     print("\nall bound options within target" if met else "\nsome bound options OVER target")
 

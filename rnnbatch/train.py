@@ -79,14 +79,19 @@ def train(config: TrainConfig, data: Dataset) -> TrainResult:
     state = family.new_state(config.layers)
     update = {name: getattr(config, name) for name in UPDATE_SETTINGS}
     order = np.arange(len(data.train), dtype=np.int64)
+    fed = np.empty_like(inputs) if config.noise else inputs
     for _ in range(config.epochs):
         start = time.perf_counter()
         if config.shuffle:
             order = shuffle_rng.permutation(len(data.train)).astype(np.int64)
-        fed = inputs + config.noise * noise_rng.standard_normal(inputs.shape) if config.noise else inputs
+        if config.noise:  # inputs + noise z, in place: no new arrays each epoch
+            noise_rng.standard_normal(out=fed)
+            fed *= config.noise
+            fed += inputs
         train_mse, ok = family.train_epoch(params, config.layers, fed, wanted, order, state, **update)
         ok = ok and bool(np.isfinite(params).all())
-        test_mse = _mse(family, params, config.layers, test_inputs, data.test[:, -1]) if ok else float("nan")
+        test_mse = (_mse(family, params, config.layers, test_inputs, data.test[:, -1]) if ok
+                    else float("nan"))
         ok = ok and np.isfinite(test_mse)
         result.train_mse.append(float(train_mse) if ok else float("nan"))
         result.test_mse.append(test_mse if ok else float("nan"))
