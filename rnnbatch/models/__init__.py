@@ -102,23 +102,49 @@ class Family:
         """One epoch over the series ``order`` picks, updating ``params`` and ``state`` (from
         :meth:`new_state`) in place; ``targets`` (n_series, k) are the values the last k steps
         predict. Returns (mean squared error of the final prediction before each update, ok)."""
+        inputs, targets = self._arrays(params, layers, inputs, targets)
+        order = np.asarray(order)
+        if order.dtype != np.int64 or order.ndim != 1 or (
+                order.size and not 0 <= order.min() <= order.max() < len(inputs)):
+            raise ValueError(f"order must be int64 indices of the {len(inputs)} series")
+        if not (params.flags.c_contiguous and params.flags.writeable and params.dtype == np.float64):
+            raise ValueError("params are updated in place: a writable, contiguous float64 array")
         return self.module._train_epoch(
-            params, _sizes(layers), _floats(inputs), _floats(targets), order,
-            self.decay(tuple(layers)), options(lr, clip, bptt, batch, clip_norm, l1, l2, optimizer),
-            *state)
+            params, _sizes(layers), inputs, targets, order, self.decay(tuple(layers)),
+            options(lr, clip, bptt, batch, clip_norm, l1, l2, optimizer), *state)
 
     def predict(self, params: np.ndarray, layers, inputs: np.ndarray) -> np.ndarray:
         """The prediction for each row of ``inputs`` (n_series, steps - 1)."""
-        return self.module._predict(params, _sizes(layers), _floats(inputs))
+        inputs, _ = self._arrays(params, layers, inputs)
+        return self.module._predict(_floats(params), _sizes(layers), inputs)
 
     def gradient(self, params: np.ndarray, layers, inputs: np.ndarray, targets: np.ndarray,
                  clip: float = 0.0, bptt: int = 0) -> np.ndarray:
         """dL/dθ of L = ½ Σ (y - ŷ)² over the series in the rows of ``inputs`` and ``targets``
         (BPTT shaped by ``clip`` and ``bptt`` as in training)."""
-        inputs, targets, sizes = _floats(np.atleast_2d(inputs)), _floats(targets), _sizes(layers)
-        targets = targets.reshape(len(inputs), -1)
+        inputs, targets = self._arrays(params, layers, inputs, targets)
+        sizes, params = _sizes(layers), _floats(params)
         return -sum(self.module._terms(params, sizes, x, y, float(clip), int(bptt))
                     for x, y in zip(inputs, targets))
+
+    def _arrays(self, params, layers, inputs, targets=None):
+        """``inputs`` and ``targets`` as the kernels read them, once checked against the net:
+        the kernels index without bounds checks."""
+        inputs = _floats(inputs)
+        if np.shape(params) != (self.n_params(layers),):
+            raise ValueError(f"a {self.name} net {list(layers)} has {self.n_params(layers)} "
+                             f"parameters, not {np.shape(params)}")
+        if inputs.ndim != 2 or inputs.shape[1] < 1 or layers[0] != self.input_size(inputs.shape[1] + 1):
+            raise ValueError(f"inputs of shape {inputs.shape} do not fit a {self.name} net "
+                             f"{list(layers)}: rows of steps - 1 values")
+        if targets is None:
+            return inputs, None
+        targets = _floats(targets)
+        most = inputs.shape[1] if self.recurrent else 1  # a target per step at most
+        if targets.ndim != 2 or len(targets) != len(inputs) or not 1 <= targets.shape[1] <= most:
+            raise ValueError(f"targets of shape {targets.shape} for inputs of shape "
+                             f"{inputs.shape}: a row per series of 1 to {most} values")
+        return inputs, targets
 
 
 def _sizes(layers) -> np.ndarray:
