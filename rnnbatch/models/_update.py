@@ -93,3 +93,20 @@ def step(params, grad, count, mask, decay, opts, moments, steps):
             first[k] = BETA1 * first[k] + (1.0 - BETA1) * d
             second[k] = BETA2 * second[k] + (1.0 - BETA2) * d * d
             params[k] = theta - (lr / bias1) * first[k] / (np.sqrt(second[k]) / np.sqrt(bias2) + EPS)
+
+
+@njit(inline="always")
+def take(params, grad, total, count, last, mask, decay, opts, moments, steps):
+    """Add one series' terms ``grad`` to its batch (``total``, ``count`` series so far) and take
+    the step once the batch is full or the epoch ends (``last``). Returns the series left in
+    the batch: 0 when the step was taken (the parameters changed)."""
+    if opts[BATCH] == 1.0:
+        step(params, grad, 1, mask, decay, opts, moments, steps)
+        return 0
+    total += grad
+    count += 1
+    if count < opts[BATCH] and not last:
+        return count
+    step(params, total, count, mask, decay, opts, moments, steps)
+    total[:] = 0.0
+    return 0

@@ -22,7 +22,7 @@ import numpy as np
 
 from ._common import clipped, dot, init_uniform, layer_offsets, tanh
 from ._jit import njit
-from ._update import BATCH, CLIP, LR, is_plain, step
+from ._update import CLIP, LR, is_plain, take
 
 RECURRENT = False
 
@@ -107,8 +107,8 @@ def _train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps):
     w_off, b_off, u_off = layer_offsets(sizes, False)
     act = np.zeros(u_off[-1])
     delta = np.zeros(u_off[-1])
-    plain, clip, batch = is_plain(opts), opts[CLIP], int(opts[BATCH])
-    mask, total = np.ones(params.shape[0]), np.zeros(params.shape[0])
+    plain, clip = is_plain(opts), opts[CLIP]
+    mask, grad, total = np.ones(params.shape[0]), np.zeros(params.shape[0]), np.zeros(params.shape[0])
     sse = 0.0
     count = 0
     for r in range(order.shape[0]):
@@ -121,12 +121,10 @@ def _train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps):
         if plain:
             _add_update(params, opts[LR], sizes, w_off, b_off, u_off, act, delta)
             continue
-        _add_update(total, 1.0, sizes, w_off, b_off, u_off, act, delta)
-        count += 1
-        if count == batch or r == order.shape[0] - 1:
-            step(params, total, count, mask, decay, opts, moments, steps)
-            total[:] = 0.0
-            count = 0
+        grad[:] = 0.0
+        _add_update(grad, 1.0, sizes, w_off, b_off, u_off, act, delta)
+        count = take(params, grad, total, count, r == order.shape[0] - 1, mask, decay, opts,
+                     moments, steps)
     return sse / order.shape[0], True
 
 

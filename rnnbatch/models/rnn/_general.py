@@ -21,7 +21,7 @@ import numpy as np
 
 from .._common import clipped, layer_offsets, tanh
 from .._jit import njit
-from .._update import BPTT, CLIP, BATCH, step
+from .._update import BPTT, CLIP, take
 
 NARROW = 8  # layers narrower than this take the scalar paths (too short to vectorise)
 
@@ -296,7 +296,7 @@ def train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps):
         _convert(moments[row], sizes, w_off, b_off, moments_w[row], True)
     summed = np.zeros(delta.shape[0])
     grad, total = np.zeros(n), np.zeros(n)
-    clip, bptt, batch = opts[CLIP], int(opts[BPTT]), int(opts[BATCH])
+    clip, bptt = opts[CLIP], int(opts[BPTT])
     sse = 0.0
     ok = True
     count = 0
@@ -309,17 +309,10 @@ def train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps):
             ok = False
             break
         sse += err * err
-        if batch == 1:
-            step(work, grad, 1, mask, decay_w, opts, moments_w, steps)
-        else:
-            total += grad
-            count += 1
-            if count < batch and r < order.shape[0] - 1:
-                continue
-            step(work, total, count, mask, decay_w, opts, moments_w, steps)
-            total[:] = 0.0
-            count = 0
-        _transpose(work, sizes, w_off, wt)
+        count = take(work, grad, total, count, r == order.shape[0] - 1, mask, decay_w, opts,
+                     moments_w, steps)
+        if count == 0:
+            _transpose(work, sizes, w_off, wt)
     _convert(work, sizes, w_off, b_off, params, False)
     for row in range(2):
         _convert(moments_w[row], sizes, w_off, b_off, moments[row], False)

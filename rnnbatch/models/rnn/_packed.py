@@ -15,7 +15,7 @@ import numpy as np
 
 from .._common import clipped, layer_offsets, tanh
 from .._jit import njit
-from .._update import BATCH, BPTT, CLIP, step
+from .._update import BPTT, CLIP, take
 
 LANES = 8  # width of the packed vector
 
@@ -180,7 +180,7 @@ def _state(params, sizes, F, bptt, n_targets):
 def train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps_taken):
     """The general path's ``train_epoch`` on the packed layout (nets that :func:`packs`)."""
     F, N = X.shape[1], sizes.shape[0] - 1
-    clip, batch = opts[CLIP], int(opts[BATCH])
+    clip = opts[CLIP]
     P, M, mask, act, delta, G, u_off, steps, lo = _state(params, sizes, F, int(opts[BPTT]),
                                                          Y.shape[1])
     packed = np.zeros((3, LANES + 2, LANES))  # decay and the two moments, packed
@@ -202,17 +202,9 @@ def train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps_taken):
             ok = False
             break
         sse += err * err
-        if batch == 1:
-            step(p, g, 1, m, d, opts, mom, steps_taken)
-        else:
-            total += g
-            count += 1
-            if count < batch and r < order.shape[0] - 1:
-                continue
-            step(p, total, count, m, d, opts, mom, steps_taken)
-            total[:] = 0.0
-            count = 0
-        _rows(P, M)
+        count = take(p, g, total, count, r == order.shape[0] - 1, m, d, opts, mom, steps_taken)
+        if count == 0:
+            _rows(P, M)
     _pack(params, sizes, P, False)
     for row in range(2):
         _pack(moments[row], sizes, packed[row + 1], False)
