@@ -10,10 +10,9 @@ mean ± std ranges do not overlap, "≈" otherwise; a run that diverged is count
 Resumable like any ``rnnbatch run``: rerunning only fills the gaps. Not part of CI.
 """
 
-import argparse
-import os
+from rnnbatch import grid, report, results
 
-from rnnbatch import grid, report, results, runner
+import _grid  # benchmarks/_grid.py, beside this script
 
 
 def verdict(row: dict, course: dict) -> str:
@@ -54,16 +53,7 @@ def table(rows: list[dict], names: list[str]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--grid", default="jobs/lectures.toml")
-    parser.add_argument("--out", default="results-lectures")
-    parser.add_argument("--jobs", type=int, default=None)
-    args = parser.parse_args()
-    summary = runner.run_grid(args.grid, args.out, n_jobs=args.jobs,
-                              on_result=lambda run, status, s: print(
-                                  f"{status:<8} {run.experiment} seed {run.config.seed}", flush=True))
-    print(f"{summary.done} ran, {summary.skipped} already done, {summary.seconds:.0f}s "
-          f"on {args.jobs or os.cpu_count()} worker(s)\n")
+    args = _grid.run(__doc__.splitlines()[0], "jobs/lectures.toml", "results-lectures")
     names = list(dict.fromkeys(name for name, _ in grid.read(args.grid)[1]))
     print(table(report.aggregate(results.read(args.out)), names))
 

@@ -10,23 +10,13 @@ the seed-mean curve reaches it.
 Resumable like any ``rnnbatch run``: rerunning only fills the gaps. Not part of CI.
 """
 
-import argparse
-import os
+from rnnbatch import report, results
 
-from rnnbatch import report, results, runner
+import _grid  # benchmarks/_grid.py, beside this script
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--grid", default="jobs/reference.toml")
-    parser.add_argument("--out", default="results")
-    parser.add_argument("--jobs", type=int, default=None)
-    args = parser.parse_args()
-    summary = runner.run_grid(args.grid, args.out, n_jobs=args.jobs,
-                              on_result=lambda run, status, s: print(
-                                  f"{status:<8} {run.experiment} seed {run.config.seed}", flush=True))
-    print(f"{summary.done} ran, {summary.skipped} already done, {summary.seconds:.0f}s "
-          f"on {args.jobs or os.cpu_count()} worker(s)\n")
+    args = _grid.run(__doc__.splitlines()[0], "jobs/reference.toml", "results")
     print(report.course_table(results.read(args.out)))
     print(report.report(args.out, "markdown"))
 
