@@ -153,26 +153,30 @@ TUNABLE = [s for s in SETTINGS.values() if s.name not in ("model", "seed")]  # n
 
 @dataclass(frozen=True)
 class Conflict:
-    """Values of two settings that make no sense together (``when`` tests each one's value)."""
+    """Values of two settings that make no sense together: ``clash(mine, other)`` says when,
+    ``why(mine, other)`` why."""
 
     setting: str
-    when: Callable
     other: str
-    other_when: Callable
-    why: str
+    clash: Callable
+    why: Callable
 
 
-def _not_recurrent(model) -> bool:
+def _not_recurrent(_, model) -> bool:
     return not FAMILIES[model].recurrent
 
 
 CONFLICTS = (
-    Conflict("loss", lambda v: v == "every", "model", _not_recurrent,
-             "a prediction after every step needs a recurrent model"),
-    Conflict("bptt", lambda v: v > 0, "model", _not_recurrent,
-             "only a recurrent model backpropagates through time"),
-    Conflict("reverse", lambda v: v, "loss", lambda v: v == "every",
-             "fed last value first, a series has no next value to predict after each step"),
+    Conflict("init", "model", lambda init, model: init not in FAMILIES[model].inits,
+             lambda _, model: f"a {model} net's inits are "
+                              + ", ".join(map(json.dumps, FAMILIES[model].inits))),
+    Conflict("loss", "model", lambda loss, model: loss == "every" and _not_recurrent(loss, model),
+             lambda *_: "a prediction after every step needs a recurrent model"),
+    Conflict("bptt", "model", lambda bptt, model: bptt > 0 and _not_recurrent(bptt, model),
+             lambda *_: "only a recurrent model backpropagates through time"),
+    Conflict("reverse", "loss", lambda reverse, loss: reverse and loss == "every",
+             lambda *_: "fed last value first, a series has no next value to predict after "
+                        "each step"),
 )
 
 
@@ -184,9 +188,9 @@ def check_conflicts(values: dict, owner: str) -> None:
         return
     for c in CONFLICTS:
         mine, other = values[c.setting], values[c.other]
-        if c.when(mine) and c.other_when(other):
+        if c.clash(mine, other):
             raise InputError(f"The '{c.setting}' of {owner} cannot be {json.dumps(mine)} when its "
-                             f"'{c.other}' is {json.dumps(other)}: {c.why}.")
+                             f"'{c.other}' is {json.dumps(other)}: {c.why(mine, other)}.")
 
 
 def _validate(config) -> None:

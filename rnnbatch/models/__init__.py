@@ -2,10 +2,11 @@
 nothing outside this package names a family. ``naive`` is a :class:`Baseline` (no parameters,
 nothing to train); ``dense`` and ``rnn`` are trainable :class:`Family` objects.
 
-A trainable family's module provides ``input_size(steps)`` (its first layer's size),
-``n_params(layers)``, ``init(layers, scheme, rng)``, ``columns(p, n)`` (its named weight
-blocks; the biases ``b_L`` follow) and three numba kernels over a flat parameter vector, with
-inputs and targets given apart:
+A trainable family's module provides ``RECURRENT`` (whether it runs through time), ``INITS``
+(its init schemes), ``input_size(steps)`` (its first layer's size), ``n_params(layers)``,
+``init(layers, scheme, rng)``, ``named(params, layers)`` / ``flat(arrays, layers)`` (the flat
+vector as named arrays and back), ``is_weight(name)`` (which arrays L1/L2 regularise: weights,
+not biases) and three numba kernels over the flat vector, with inputs and targets apart:
 
 * ``_train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps)``: an epoch, each
   batch's summed update terms taken by the shared step (``_update.step``);
@@ -22,7 +23,6 @@ from types import ModuleType
 import numpy as np
 
 from . import dense, naive, rnn
-from ._common import flat_params, named_arrays
 from ._update import OPTIMIZERS, new_state, options
 
 
@@ -34,6 +34,7 @@ class Baseline:
     module: ModuleType
     trainable = False
     recurrent = False
+    inits = ()
 
     def input_size(self, steps: int) -> None:
         return None  # it has no layers
@@ -75,20 +76,23 @@ class Family:
     def init(self, layers, scheme: str, rng: np.random.Generator) -> np.ndarray:
         return self.module.init(layers, scheme, rng)
 
+    @property
+    def inits(self) -> tuple:
+        return self.module.INITS
+
     def named(self, params: np.ndarray, layers) -> dict[str, np.ndarray]:
-        """The parameters by name: the module's ``columns`` of layer L as ``<name>_L``, then
-        ``b_L``; weights are every array but the biases."""
-        return named_arrays(params, layers, self.module.columns)
+        """The parameters by name, as the module names and shapes them."""
+        return self.module.named(params, layers)
 
     def flat(self, arrays: dict, layers) -> np.ndarray:
-        return flat_params(arrays, layers, self.module.columns)
+        return self.module.flat(arrays, layers)
 
     @functools.lru_cache(maxsize=64)  # once per net, not once per epoch
     def decay(self, layers) -> np.ndarray:
         """1.0 at the weights (which L1/L2 regularise), 0.0 at the biases, in the flat layout
         (shared: not to be written)."""
         named = self.named(np.ones(self.n_params(layers)), layers)
-        return self.flat({name: a * (not name.startswith("b_")) for name, a in named.items()},
+        return self.flat({name: a * self.module.is_weight(name) for name, a in named.items()},
                          layers)
 
     def new_state(self, layers) -> tuple[np.ndarray, np.ndarray]:
@@ -159,6 +163,6 @@ FAMILIES = {"naive": Baseline("naive", naive), "dense": Family("dense", dense),
             "rnn": Family("rnn", rnn)}
 TRAINABLE = {name: family for name, family in FAMILIES.items() if family.trainable}
 MODELS = tuple(FAMILIES)
-INITS = ("scaled", "uniform")
+INITS = tuple(dict.fromkeys(scheme for family in TRAINABLE.values() for scheme in family.inits))
 
 __all__ = ["Baseline", "Family", "FAMILIES", "TRAINABLE", "MODELS", "INITS", "OPTIMIZERS"]

@@ -20,10 +20,11 @@ with its reference counting, cost more than the arithmetic. No fastmath flags.
 
 import numpy as np
 
-from ._common import clipped, dot, init_uniform, layer_offsets, tanh
+from ._common import clipped, dot, flat_params, init_uniform, layer_offsets, named_arrays, tanh
 from ._jit import njit
 from ._update import CLIP, LR, is_plain, take
 
+INITS = ("scaled", "uniform")
 RECURRENT = False
 
 
@@ -48,6 +49,18 @@ def init(layers, scheme: str, rng: np.random.Generator) -> np.ndarray:
 def columns(p: int, n: int):
     """Layer L's named blocks, side by side in its rows: W_L (n, p)."""
     return [("W", p)]
+
+
+def named(params: np.ndarray, layers) -> dict[str, np.ndarray]:
+    return named_arrays(params, layers, columns)
+
+
+def flat(arrays: dict, layers) -> np.ndarray:
+    return flat_params(arrays, layers, columns)
+
+
+def is_weight(name: str) -> bool:
+    return not name.startswith("b_")
 
 
 @njit(inline="always")

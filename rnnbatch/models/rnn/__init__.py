@@ -34,11 +34,12 @@ alone, the same whatever the CPU's SIMD width) are in ``_general.py`` (any sizes
 
 import numpy as np
 
-from .._common import init_uniform
+from .._common import flat_params, init_uniform, named_arrays
 from .._jit import njit
 from .._update import BPTT
 from . import _general, _packed
 
+INITS = ("scaled", "uniform")
 RECURRENT = True
 
 
@@ -69,6 +70,18 @@ def init(layers, scheme: str, rng: np.random.Generator) -> np.ndarray:
 def columns(p: int, n: int):
     """Layer L's named blocks, side by side in its rows: w1_L (n, p), ws_L (n, n)."""
     return [("w1", p), ("ws", n)]
+
+
+def named(params: np.ndarray, layers) -> dict[str, np.ndarray]:
+    return named_arrays(params, layers, columns)
+
+
+def flat(arrays: dict, layers) -> np.ndarray:
+    return flat_params(arrays, layers, columns)
+
+
+def is_weight(name: str) -> bool:
+    return not name.startswith("b_")
 
 
 @njit(error_model="numpy")
