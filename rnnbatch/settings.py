@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from .data import SEED_MAX, SERIES_MAX, STEPS_MAX
 from .errors import InputError
-from .models import FAMILIES, INITS, MODELS, OPTIMIZERS
+from .models import ACTIVATIONS, FAMILIES, INITS, MODELS, OPTIMIZERS, READOUTS
 
 EPOCHS_MAX = 100_000
 UNITS_MAX = 10_000  # a layer's width; an rnn layer this wide has 2e8 weights (1.6 GB)
@@ -147,6 +147,12 @@ SETTINGS = {s.name: s for s in (
             "one of " + ", ".join(map(repr, OPTIMIZERS)), pa.string(),
             "PyTorch's definitions: momentum 0.9; Adam β 0.9/0.999, ε 1e-8, bias-corrected",
             "beyond the course"),
+    Setting("activation", "tanh", lambda v: v in ACTIVATIONS,
+            "one of " + ", ".join(map(repr, ACTIVATIONS)), pa.string(),
+            "the hidden units' activation (the output unit stays the course's tanh)",
+            "lecture 003: identity-initialised ReLU nets"),
+    Setting("readout", "tanh", lambda v: v in READOUTS, "one of " + ", ".join(map(repr, READOUTS)),
+            pa.string(), "the output unit's activation", "the course's tanh; linear beyond it"),
 )}
 TUNABLE = [s for s in SETTINGS.values() if s.name not in ("model", "seed")]  # none for naive
 
@@ -170,6 +176,12 @@ CONFLICTS = (
     Conflict("init", "model", lambda init, model: init not in FAMILIES[model].inits,
              lambda _, model: f"a {model} net's inits are "
                               + ", ".join(map(json.dumps, FAMILIES[model].inits))),
+    Conflict("activation", "model", lambda a, model: a not in FAMILIES[model].activations,
+             lambda _, model: f"a {model} net's hidden units take "
+                              + ", ".join(map(json.dumps, FAMILIES[model].activations))),
+    Conflict("readout", "model", lambda r, model: r not in FAMILIES[model].readouts,
+             lambda _, model: f"a {model} net's output unit takes "
+                              + ", ".join(map(json.dumps, FAMILIES[model].readouts))),
     Conflict("loss", "model", lambda loss, model: loss == "every" and _not_recurrent(loss, model),
              lambda *_: "a prediction after every step needs a recurrent model"),
     Conflict("bptt", "model", lambda bptt, model: bptt > 0 and _not_recurrent(bptt, model),

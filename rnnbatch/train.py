@@ -77,7 +77,7 @@ def train(config: TrainConfig, data: Dataset) -> TrainResult:
     wanted = targets(data.train, config.loss)
     test_inputs = model_inputs(data.test[:, :-1], config.reverse)
     state = family.new_state(config.layers)
-    update = {name: getattr(config, name) for name in UPDATE_SETTINGS}
+    kernel = {name: getattr(config, name) for name in KERNEL_SETTINGS}
     order = np.arange(len(data.train), dtype=np.int64)
     fed = np.empty_like(inputs) if config.noise else inputs
     for _ in range(config.epochs):
@@ -88,7 +88,7 @@ def train(config: TrainConfig, data: Dataset) -> TrainResult:
             noise_rng.standard_normal(out=fed)
             fed *= config.noise
             fed += inputs
-        train_mse, ok = family.train_epoch(params, config.layers, fed, wanted, order, state, **update)
+        train_mse, ok = family.train_epoch(params, config.layers, fed, wanted, order, state, **kernel)
         ok = ok and bool(np.isfinite(params).all())
         test_mse = (_mse(family, params, config.layers, test_inputs, data.test[:, -1]) if ok
                     else float("nan"))
@@ -102,7 +102,9 @@ def train(config: TrainConfig, data: Dataset) -> TrainResult:
     return result
 
 
-UPDATE_SETTINGS = ("lr", "clip", "bptt", "batch", "clip_norm", "l1", "l2", "optimizer")
+# the settings a family's kernel takes (the others shape its data, or the run)
+KERNEL_SETTINGS = ("lr", "clip", "bptt", "batch", "clip_norm", "l1", "l2", "optimizer",
+                   "activation", "readout")
 
 
 def _mse(family, params, layers, inputs: np.ndarray, last: np.ndarray) -> float:

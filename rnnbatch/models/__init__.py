@@ -23,7 +23,7 @@ from types import ModuleType
 import numpy as np
 
 from . import dense, naive, rnn
-from ._update import OPTIMIZERS, new_state, options
+from ._update import ACTIVATIONS, OPTIMIZERS, READOUTS, new_state, options
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Baseline:
     module: ModuleType
     trainable = False
     recurrent = False
-    inits = ()
+    inits = activations = readouts = ()
 
     def input_size(self, steps: int) -> None:
         return None  # it has no layers
@@ -80,6 +80,16 @@ class Family:
     def inits(self) -> tuple:
         return self.module.INITS
 
+    @property
+    def activations(self) -> tuple:
+        """Its hidden units' activations (the first is the default)."""
+        return self.module.ACTIVATIONS
+
+    @property
+    def readouts(self) -> tuple:
+        """Its output unit's activations (the first is the default)."""
+        return self.module.READOUTS
+
     def named(self, params: np.ndarray, layers) -> dict[str, np.ndarray]:
         """The parameters by name, as the module names and shapes them."""
         return self.module.named(params, layers)
@@ -102,7 +112,8 @@ class Family:
     def train_epoch(self, params: np.ndarray, layers, inputs: np.ndarray, targets: np.ndarray,
                     order: np.ndarray, state, lr: float, clip: float = 0.0, bptt: int = 0,
                     batch: int = 1, clip_norm: float = 0.0, l1: float = 0.0, l2: float = 0.0,
-                    optimizer: str = "sgd") -> tuple[float, bool]:
+                    optimizer: str = "sgd", activation: str = "tanh",
+                    readout: str = "tanh") -> tuple[float, bool]:
         """One epoch over the series ``order`` picks, updating ``params`` and ``state`` (from
         :meth:`new_state`) in place; ``targets`` (n_series, k) are the values the last k steps
         predict. Returns (mean squared error of the final prediction before each update, ok)."""
@@ -115,7 +126,8 @@ class Family:
             raise ValueError("params are updated in place: a writable, contiguous float64 array")
         return self.module._train_epoch(
             params, _sizes(layers), inputs, targets, order, self.decay(tuple(layers)),
-            options(lr, clip, bptt, batch, clip_norm, l1, l2, optimizer), *state)
+            options(lr, clip, bptt, batch, clip_norm, l1, l2, optimizer, activation, readout),
+            *state)
 
     def predict(self, params: np.ndarray, layers, inputs: np.ndarray) -> np.ndarray:
         """The prediction for each row of ``inputs`` (n_series, steps - 1)."""
@@ -165,4 +177,5 @@ TRAINABLE = {name: family for name, family in FAMILIES.items() if family.trainab
 MODELS = tuple(FAMILIES)
 INITS = tuple(dict.fromkeys(scheme for family in TRAINABLE.values() for scheme in family.inits))
 
-__all__ = ["Baseline", "Family", "FAMILIES", "TRAINABLE", "MODELS", "INITS", "OPTIMIZERS"]
+__all__ = ["Baseline", "Family", "FAMILIES", "TRAINABLE", "MODELS", "INITS", "OPTIMIZERS",
+           "ACTIVATIONS", "READOUTS"]

@@ -33,16 +33,22 @@ SGD, MOMENTUM, ADAM = range(3)
 MOMENTUM_COEF = 0.9
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
 
-# the options vector's entries (ints stored as exact floats)
-OPTIONS = ("lr", "clip", "bptt", "batch", "clip_norm", "l1", "l2", "optimizer")
-LR, CLIP, BPTT, BATCH, CLIP_NORM, L1, L2, OPTIMIZER = range(len(OPTIONS))
+ACTIVATIONS = ("tanh", "relu")  # of hidden units (index: the kernels' code)
+READOUTS = ("tanh", "linear")  # of the output unit
+
+# the options vector's entries (ints and choices stored as exact floats)
+OPTIONS = ("lr", "clip", "bptt", "batch", "clip_norm", "l1", "l2", "optimizer", "activation",
+           "readout")
+LR, CLIP, BPTT, BATCH, CLIP_NORM, L1, L2, OPTIMIZER, ACTIVATION, READOUT = range(len(OPTIONS))
 
 
 def options(lr: float, clip: float = 0.0, bptt: int = 0, batch: int = 1, clip_norm: float = 0.0,
-            l1: float = 0.0, l2: float = 0.0, optimizer: str = "sgd") -> np.ndarray:
-    """The kernels' options vector: ``clip`` and ``bptt`` shape BPTT, the rest the update."""
-    return np.array([lr, clip, bptt, batch, clip_norm, l1, l2, OPTIMIZERS.index(optimizer)],
-                    dtype=np.float64)
+            l1: float = 0.0, l2: float = 0.0, optimizer: str = "sgd", activation: str = "tanh",
+            readout: str = "tanh") -> np.ndarray:
+    """The kernels' options vector: ``clip`` and ``bptt`` shape BPTT, ``activation`` and
+    ``readout`` the net, the rest the update."""
+    return np.array([lr, clip, bptt, batch, clip_norm, l1, l2, OPTIMIZERS.index(optimizer),
+                     ACTIVATIONS.index(activation), READOUTS.index(readout)], dtype=np.float64)
 
 
 def new_state(n_params: int) -> tuple[np.ndarray, np.ndarray]:

@@ -25,6 +25,7 @@ from ._jit import njit
 from ._update import CLIP, LR, is_plain, take
 
 INITS = ("scaled", "uniform")
+ACTIVATIONS = READOUTS = ("tanh",)
 RECURRENT = False
 
 

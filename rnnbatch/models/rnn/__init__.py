@@ -40,6 +40,7 @@ from .._update import BPTT
 from . import _general, _packed
 
 INITS = ("scaled", "uniform")
+ACTIVATIONS = READOUTS = ("tanh",)
 RECURRENT = True
 
 
