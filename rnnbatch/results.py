@@ -29,6 +29,7 @@ from .errors import InputError
 from .grid import Run
 from .saved import PARAMS_KEY, RUN_KEY, params_bytes
 from .settings import SETTINGS
+from .train import NET_SETTINGS
 from .models import FAMILIES, MODELS
 
 SCHEMA = pa.schema([
@@ -71,6 +72,7 @@ def to_table(run: Run, dataset, result, started: float, ended: float) -> pa.Tabl
     }
     record = {"run_id": run.run_id, "rows": n, "status": result.status, "model": c.model,
               "layers": list(c.layers), "reverse": c.reverse,
+              **{name: getattr(c, name) for name in NET_SETTINGS},
               "rnnbatch": __version__, "numpy": np.__version__, "numba": numba.__version__,
               "python": platform.python_version(), "host": platform.node(),
               "started": _iso(started), "ended": _iso(ended)}

@@ -14,7 +14,7 @@ metadata text that every Parquet reader accepts. With pyarrow alone::
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from .errors import InputError
 from .models import FAMILIES
-from .train import model_inputs
+from .train import NET_SETTINGS, model_inputs
 
 PARAMS_KEY = b"rnnbatch.params"
 RUN_KEY = b"rnnbatch.run"
@@ -47,12 +47,13 @@ class Model:
     arrays: dict
     initial: dict
     reverse: bool = False  # trained on inputs fed last value first
+    net: dict = field(default_factory=dict)  # the settings of NET_SETTINGS, when not defaults
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:
         """The prediction for each row of ``inputs`` (n_series, steps - 1), in series order."""
         family = FAMILIES[self.model]
         return family.predict(family.flat(self.arrays, self.layers), self.layers,
-                              model_inputs(np.asarray(inputs), self.reverse))
+                              model_inputs(np.asarray(inputs), self.reverse), **self.net)
 
 
 def load_model(path: str | Path) -> Model:
@@ -69,4 +70,5 @@ def load_model(path: str | Path) -> Model:
     for which, named in json.loads(meta.get(PARAMS_KEY, b"{}")).items():
         arrays[which] = {name: np.asarray(value, dtype=np.float64) for name, value in named.items()}
     return Model(record["model"], tuple(record["layers"]), arrays["final"], arrays["initial"],
-                 record.get("reverse", False))
+                 record.get("reverse", False),
+                 {name: record[name] for name in NET_SETTINGS if name in record})

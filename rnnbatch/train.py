@@ -65,7 +65,7 @@ def train(config: TrainConfig, data: Dataset) -> TrainResult:
     family = FAMILIES[config.model]
     if not family.trainable:  # one "epoch": its error on each split
         start = time.perf_counter()
-        result = TrainResult(0, *([_mse(family, None, config.layers, split[:, :-1], split[:, -1])]
+        result = TrainResult(0, *([_mse(family, None, config, split[:, :-1], split[:, -1])]
                                   for split in (data.train, data.test)))
         result.seconds.append(time.perf_counter() - start)
         return result
@@ -90,7 +90,7 @@ def train(config: TrainConfig, data: Dataset) -> TrainResult:
             fed += inputs
         train_mse, ok = family.train_epoch(params, config.layers, fed, wanted, order, state, **kernel)
         ok = ok and bool(np.isfinite(params).all())
-        test_mse = (_mse(family, params, config.layers, test_inputs, data.test[:, -1]) if ok
+        test_mse = (_mse(family, params, config, test_inputs, data.test[:, -1]) if ok
                     else float("nan"))
         ok = ok and np.isfinite(test_mse)
         result.train_mse.append(float(train_mse) if ok else float("nan"))
@@ -102,11 +102,14 @@ def train(config: TrainConfig, data: Dataset) -> TrainResult:
     return result
 
 
-# the settings a family's kernel takes (the others shape its data, or the run)
+# the settings that make a net's function from its parameters (predicting takes them too), and
+# all a family's training kernel takes (the others shape its data, or the run)
+NET_SETTINGS = ("activation", "readout")
 KERNEL_SETTINGS = ("lr", "clip", "bptt", "batch", "clip_norm", "l1", "l2", "optimizer",
-                   "activation", "readout")
+                   *NET_SETTINGS)
 
 
-def _mse(family, params, layers, inputs: np.ndarray, last: np.ndarray) -> float:
+def _mse(family, params, config, inputs: np.ndarray, last: np.ndarray) -> float:
     """Mean of (y - y_hat)^2 over series whose inputs and last values these are."""
-    return float(np.mean((last - family.predict(params, layers, inputs)) ** 2))
+    net = {name: getattr(config, name) for name in NET_SETTINGS}
+    return float(np.mean((last - family.predict(params, config.layers, inputs, **net)) ** 2))

@@ -29,6 +29,20 @@ def A_prime_from_a(a):
     return 1.0 - a * a
 
 
+def relu(x):
+    return np.maximum(x, 0.0)
+
+
+def relu_prime_from_a(a):
+    return (a > 0.0).astype(float)
+
+
+def _hidden(activation):
+    """The hidden layers' activation and its derivative from the output (lecture 003's ReLU
+    nets; the output layer stays tanh)."""
+    return (A, A_prime_from_a) if activation == "tanh" else (relu, relu_prime_from_a)
+
+
 def _clipper(clip):
     return (lambda d: np.clip(d, -clip, clip)) if clip > 0 else (lambda d: d)
 
@@ -62,18 +76,21 @@ def rnn_from_matrices(w1, ws, b):
                            for L in range(1, len(w1))])
 
 
-def _rnn_forward(w1, ws, b, layers, x, a=None, first=1):
+def _rnn_forward(w1, ws, b, layers, x, a=None, first=1, activation="tanh"):
     """a^{L,S} for S = first..len(x), continuing the states ``a`` (default: a^{L,0} = 0)::
 
-        a^{0,S} = x[S-1],   a^{L,S} = tanh(w1^L a^{L-1,S} + ws^L a^{L,S-1} + b^L)
+        a^{0,S} = x[S-1],   a^{L,S} = f_L(w1^L a^{L-1,S} + ws^L a^{L,S-1} + b^L)
+
+    f_N = tanh; f_L = ``activation`` below it.
     """
     N = len(layers) - 1
+    f = _hidden(activation)[0]
     if a is None:
         a = {(L, 0): np.zeros((layers[L], 1)) for L in range(N + 1)}
     for S in range(first, len(x) + 1):
         a[0, S] = np.array([[x[S - 1]]])
         for L in range(1, N + 1):
-            a[L, S] = A(w1[L] @ a[L - 1, S] + ws[L] @ a[L, S - 1] + b[L])
+            a[L, S] = (A if L == N else f)(w1[L] @ a[L - 1, S] + ws[L] @ a[L, S - 1] + b[L])
     return a
 
 
@@ -82,7 +99,7 @@ def _prediction_steps(F, K):
     return [F - K + 1 + k for k in range(K)]
 
 
-def _rnn_backward(w1, ws, a, errors, top, bottom, clip):
+def _rnn_backward(w1, ws, a, errors, top, bottom, clip, activation="tanh"):
     """Deltas D^{L,S} for S = top down to bottom, started from D^{·,top+1} = 0::
 
         D^{N,S} = A'(a^{N,S}) * (ws^N.T D^{N,S+1} + e_S)                  (e_S if S has one)
@@ -93,6 +110,7 @@ def _rnn_backward(w1, ws, a, errors, top, bottom, clip):
     """
     N = len(w1) - 1
     clipf = _clipper(clip)
+    f_prime = _hidden(activation)[1]
     D = {(L, top + 1): np.zeros_like(a[L, top]) for L in range(1, N + 1)}
     for S in range(top, bottom - 1, -1):
         back = ws[N].T @ D[N, S + 1]
@@ -100,12 +118,12 @@ def _rnn_backward(w1, ws, a, errors, top, bottom, clip):
             back = back + errors[S]
         D[N, S] = clipf(A_prime_from_a(a[N, S]) * back)
         for L in range(N - 1, 0, -1):
-            D[L, S] = clipf(A_prime_from_a(a[L, S])
+            D[L, S] = clipf(f_prime(a[L, S])
                             * (ws[L].T @ D[L, S + 1] + w1[L + 1].T @ D[L + 1, S]))
     return D
 
 
-def rnn_gradient(flat, layers, x, targets, clip=0.0, bptt=0):
+def rnn_gradient(flat, layers, x, targets, clip=0.0, bptt=0, activation="tanh"):
     """The course's update terms (ascent, -dL/dθ when clip = 0) of one series, as a flat vector.
 
     bptt = 0 (or >= F, which truncates nothing): one backward recursion over S = F..1 that
@@ -117,7 +135,7 @@ def rnn_gradient(flat, layers, x, targets, clip=0.0, bptt=0):
     """
     w1, ws, b = rnn_to_matrices(flat, layers)
     N, F = len(layers) - 1, len(x)
-    a = _rnn_forward(w1, ws, b, layers, x)
+    a = _rnn_forward(w1, ws, b, layers, x, activation=activation)
     errors = {t: np.array([[y]]) - a[N, t]
               for t, y in zip(_prediction_steps(F, len(targets)), targets)}
     if bptt == 0 or bptt >= F:  # no truncation: the course's one recursion
@@ -128,7 +146,7 @@ def rnn_gradient(flat, layers, x, targets, clip=0.0, bptt=0):
     gws = [None] + [np.zeros_like(ws[L]) for L in range(1, N + 1)]
     gb = [None] + [np.zeros_like(b[L]) for L in range(1, N + 1)]
     for top, bottom, errs in windows:
-        D = _rnn_backward(w1, ws, a, errs, top, bottom, clip)
+        D = _rnn_backward(w1, ws, a, errs, top, bottom, clip, activation)
         for L in range(1, N + 1):
             gb[L] = gb[L] + sum(D[L, S] for S in range(bottom, top + 1))
             gw1[L] = gw1[L] + sum(D[L, S] @ a[L - 1, S].T for S in range(bottom, top + 1))
@@ -136,7 +154,7 @@ def rnn_gradient(flat, layers, x, targets, clip=0.0, bptt=0):
     return rnn_from_matrices(gw1, gws, gb)
 
 
-def rnn_loss(flat, layers, x, targets, bptt=0, frozen=None):
+def rnn_loss(flat, layers, x, targets, bptt=0, frozen=None, activation="tanh"):
     """½ Σ_t (target_t - a^{N,t})².
 
     With bptt = k > 0 and ``frozen`` params, prediction t reads the states a^{L,t-k} that
@@ -149,17 +167,18 @@ def rnn_loss(flat, layers, x, targets, bptt=0, frozen=None):
     loss = 0.0
     for t, y in zip(_prediction_steps(F, len(targets)), targets):
         cut = max(0, t - bptt) if bptt > 0 else 0  # steps 1..cut run with frozen params
-        a = _rnn_forward(*frozen_mats, layers, x[:cut])
-        a = _rnn_forward(*mats, layers, x[:t], a, first=cut + 1)
+        a = _rnn_forward(*frozen_mats, layers, x[:cut], activation=activation)
+        a = _rnn_forward(*mats, layers, x[:t], a, first=cut + 1, activation=activation)
         loss += 0.5 * (y - a[N, t][0, 0]) ** 2
     return loss
 
 
-def rnn_predict(flat, layers, X):
+def rnn_predict(flat, layers, X, activation="tanh"):
     """a^{N,F} for each row of X (n, F), the series' inputs."""
     w1, ws, b = rnn_to_matrices(flat, layers)
     N = len(layers) - 1
-    return np.array([_rnn_forward(w1, ws, b, layers, x)[N, len(x)][0, 0] for x in X])
+    return np.array([_rnn_forward(w1, ws, b, layers, x, activation=activation)[N, len(x)][0, 0]
+                     for x in X])
 
 
 # --- dense ----------------------------------------------------------------------------------
@@ -265,12 +284,13 @@ def step(params, grad_sum, count, decay, state, *, lr, clip_norm=0.0, l1=0.0, l2
 
 
 def train(model, flat, layers, X, Y, order, *, lr, clip=0.0, bptt=0, batch=1, clip_norm=0.0,
-          l1=0.0, l2=0.0, optimizer="sgd", state=None):
+          l1=0.0, l2=0.0, optimizer="sgd", activation="tanh", state=None):
     """One epoch -> (new flat vector, optimizer state).
 
     The series X[i] (inputs), Y[i] (targets) are taken in ``order``, ``batch`` at a time (the
     last group may be smaller); each group's gradients are computed with the params at the
-    group's start and summed into one ``step``. ``bptt`` applies to the rnn only.
+    group's start and summed into one ``step``. ``bptt`` and ``activation`` apply to the rnn
+    only.
     """
     params = np.array(flat, dtype=float)
     state = Optimizer(len(params)) if state is None else state
@@ -278,7 +298,8 @@ def train(model, flat, layers, X, Y, order, *, lr, clip=0.0, bptt=0, batch=1, cl
     for start in range(0, len(order), batch):
         group = order[start:start + batch]
         if model == "rnn":
-            grads = [rnn_gradient(params, layers, X[i], Y[i], clip, bptt) for i in group]
+            grads = [rnn_gradient(params, layers, X[i], Y[i], clip, bptt, activation)
+                     for i in group]
         else:
             grads = [dense_gradient(params, layers, X[i], Y[i], clip) for i in group]
         step(params, sum(grads), len(group), decay, state, lr=lr, clip_norm=clip_norm,

@@ -84,6 +84,8 @@ noise = 0.05
 l2 = 1e-3
 optimizer = "adam"
 batch = 5
+activation = "relu"
+init = "identity"
 """
     res = run_grid_in(tmp_path, text, 1)
     [row] = report.aggregate(results.read(res))
@@ -91,6 +93,6 @@ batch = 5
     [path] = (res / "model=rnn").iterdir()
     dataset = data.load(next((tmp_path / "data").iterdir()))
     model = rnnbatch.load_model(path)
-    assert model.reverse
+    assert model.reverse and model.net == {"activation": "relu", "readout": "tanh"}
     predicted = model.predict(dataset.test[:, :-1])
     assert float(np.mean((dataset.test[:, -1] - predicted) ** 2)) == row["test_mse_mean"]

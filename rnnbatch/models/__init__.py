@@ -10,8 +10,11 @@ not biases) and three numba kernels over the flat vector, with inputs and target
 
 * ``_train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps)``: an epoch, each
   batch's summed update terms taken by the shared step (``_update.step``);
-* ``_predict(params, sizes, X)``: the final prediction for each row of inputs;
-* ``_terms(params, sizes, x, y, clip, bptt)``: one series' update terms, minus its gradient.
+* ``_predict(params, sizes, X, opts)``: the final prediction for each row of inputs;
+* ``_terms(params, sizes, x, y, opts)``: one series' update terms, minus its gradient.
+
+``opts`` is the options vector of ``_update.options``: every setting a kernel reads, as values
+(one compiled kernel serves them all).
 
 Callers use the registered objects, never the kernels.
 """
@@ -48,7 +51,7 @@ class Baseline:
     def flat(self, arrays: dict, layers) -> np.ndarray:
         return np.empty(0)
 
-    def predict(self, params: np.ndarray, layers, inputs: np.ndarray) -> np.ndarray:
+    def predict(self, params: np.ndarray, layers, inputs: np.ndarray, **net) -> np.ndarray:
         """The prediction for each row of ``inputs`` (n_series, steps - 1)."""
         return self.module.predict_next(np.asarray(inputs, dtype=np.float64))
 
@@ -129,19 +132,22 @@ class Family:
             options(lr, clip, bptt, batch, clip_norm, l1, l2, optimizer, activation, readout),
             *state)
 
-    def predict(self, params: np.ndarray, layers, inputs: np.ndarray) -> np.ndarray:
+    def predict(self, params: np.ndarray, layers, inputs: np.ndarray, activation: str = "tanh",
+                readout: str = "tanh") -> np.ndarray:
         """The prediction for each row of ``inputs`` (n_series, steps - 1)."""
         inputs, _ = self._arrays(params, layers, inputs)
-        return self.module._predict(_floats(params), _sizes(layers), inputs)
+        return self.module._predict(_floats(params), _sizes(layers), inputs,
+                                    options(1.0, activation=activation, readout=readout))
 
     def gradient(self, params: np.ndarray, layers, inputs: np.ndarray, targets: np.ndarray,
-                 clip: float = 0.0, bptt: int = 0) -> np.ndarray:
+                 clip: float = 0.0, bptt: int = 0, activation: str = "tanh",
+                 readout: str = "tanh") -> np.ndarray:
         """dL/dθ of L = ½ Σ (y - ŷ)² over the series in the rows of ``inputs`` and ``targets``
         (BPTT shaped by ``clip`` and ``bptt`` as in training)."""
         inputs, targets = self._arrays(params, layers, inputs, targets)
         sizes, params = _sizes(layers), _floats(params)
-        return -sum(self.module._terms(params, sizes, x, y, float(clip), int(bptt))
-                    for x, y in zip(inputs, targets))
+        opts = options(1.0, clip, bptt, activation=activation, readout=readout)
+        return -sum(self.module._terms(params, sizes, x, y, opts) for x, y in zip(inputs, targets))
 
     def _arrays(self, params, layers, inputs, targets=None):
         """``inputs`` and ``targets`` as the kernels read them, once checked against the net:

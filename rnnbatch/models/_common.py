@@ -95,6 +95,23 @@ def tanh(x):
 
 
 @njit(inline="always")
+def activate(v, relu):
+    """A hidden unit's activation: tanh, or max(v, 0) with ``relu`` (lecture 003)."""
+    if relu:
+        return v if v > 0.0 else 0.0
+    return tanh(v)
+
+
+@njit(inline="always")
+def slope(a, relu):
+    """The activation's derivative from its output a: 1 - a² (tanh: the course's 1/cosh² of
+    the dot), or [a > 0] (ReLU)."""
+    if relu:
+        return 1.0 if a > 0.0 else 0.0
+    return 1.0 - a * a
+
+
+@njit(inline="always")
 def clipped(value, clip):
     """The course's delta clipping: ``value`` limited to [-clip, clip] when clip > 0."""
     if clip > 0.0:  # selects, not branches: they vectorise (and NaN passes through)

@@ -34,6 +34,7 @@ MOMENTUM_COEF = 0.9
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
 
 ACTIVATIONS = ("tanh", "relu")  # of hidden units (index: the kernels' code)
+TANH, RELU = range(2)
 READOUTS = ("tanh", "linear")  # of the output unit
 
 # the options vector's entries (ints and choices stored as exact floats)

@@ -143,7 +143,7 @@ def _train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps):
 
 
 @njit(error_model="numpy")
-def _predict(params, sizes, X):
+def _predict(params, sizes, X, opts):
     """a^N for each row of the inputs X (n, p)."""
     w_off, b_off, u_off = layer_offsets(sizes, False)
     act = np.zeros(u_off[-1])
@@ -154,13 +154,13 @@ def _predict(params, sizes, X):
 
 
 @njit(error_model="numpy")
-def _terms(params, sizes, x, y, clip, bptt):
+def _terms(params, sizes, x, y, opts):
     """The update terms of one series (inputs x, target y[0]); a dense net has no BPTT."""
     w_off, b_off, u_off = layer_offsets(sizes, False)
     act = np.zeros(u_off[-1])
     delta = np.zeros(u_off[-1])
     grad = np.zeros(params.shape[0])
     _forward(params, sizes, x, w_off, b_off, u_off, act)
-    _backward(params, sizes, y[0], clip, w_off, u_off, act, delta)
+    _backward(params, sizes, y[0], opts[CLIP], w_off, u_off, act, delta)
     _add_update(grad, 1.0, sizes, w_off, b_off, u_off, act, delta)
     return grad

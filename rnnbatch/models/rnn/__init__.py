@@ -36,11 +36,11 @@ import numpy as np
 
 from .._common import flat_params, init_uniform, named_arrays
 from .._jit import njit
-from .._update import BPTT
 from . import _general, _packed
 
-INITS = ("scaled", "uniform")
-ACTIVATIONS = READOUTS = ("tanh",)
+INITS = ("scaled", "uniform", "identity")
+ACTIVATIONS = ("tanh", "relu")
+READOUTS = ("tanh",)
 RECURRENT = True
 
 
@@ -64,8 +64,18 @@ def n_params(layers) -> int:
 
 
 def init(layers, scheme: str, rng: np.random.Generator) -> np.ndarray:
+    """``scaled`` (the course) or ``uniform`` (±1): every array uniform, layer by layer.
+    ``identity`` (lecture 003, Le et al. 2015): below the output layer, w1 ~ N(0, 0.001²),
+    ws = I and b = 0, so a ReLU layer starts by carrying its state forward; the output layer
+    is the course's (scaled)."""
     radii = [init_radius(p, n) for p, n in zip(layers[:-1], layers[1:])]
-    return init_uniform(layer_shapes(layers), radii if scheme == "scaled" else None, rng)
+    if scheme != "identity":
+        return init_uniform(layer_shapes(layers), radii if scheme == "scaled" else None, rng)
+    parts = []
+    for p, n in zip(layers[:-2], layers[1:-1]):
+        parts += [np.hstack([rng.normal(0.0, 0.001, (n, p)), np.eye(n)]).ravel(), np.zeros(n)]
+    p, n = layers[-2], layers[-1]
+    return np.concatenate(parts + [init_uniform([(n, p + n)], [radii[-1]], rng)])
 
 
 def columns(p: int, n: int):
@@ -89,22 +99,22 @@ def is_weight(name: str) -> bool:
 def _train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps):
     """One epoch over inputs ``X[order]`` and targets ``Y[order]`` (module docstring), an update
     per batch through the shared step; returns (mean squared final-step error, ok)."""
-    if _packed.packs(sizes, Y.shape[1], X.shape[1], int(opts[BPTT])):
+    if _packed.packs(sizes, Y.shape[1], X.shape[1], opts):
         return _packed.train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps)
     return _general.train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps)
 
 
 @njit(error_model="numpy")
-def _predict(params, sizes, X):
+def _predict(params, sizes, X, opts):
     """a^{N,F} for each row of the inputs X (n, F)."""
-    if _packed.packs(sizes, 1, X.shape[1], 0):
-        return _packed.predict(params, sizes, X)
-    return _general.predict(params, sizes, X)
+    if _packed.packs(sizes, 1, X.shape[1], opts):
+        return _packed.predict(params, sizes, X, opts)
+    return _general.predict(params, sizes, X, opts)
 
 
 @njit(error_model="numpy")
-def _terms(params, sizes, x, y, clip, bptt):
+def _terms(params, sizes, x, y, opts):
     """The update terms of one series (inputs x, targets y), in the params layout."""
-    if _packed.packs(sizes, y.shape[0], x.shape[0], bptt):
-        return _packed.terms(params, sizes, x, y, clip, bptt)
-    return _general.terms(params, sizes, x, y, clip, bptt)
+    if _packed.packs(sizes, y.shape[0], x.shape[0], opts):
+        return _packed.terms(params, sizes, x, y, opts)
+    return _general.terms(params, sizes, x, y, opts)

@@ -19,9 +19,9 @@ transposed blocks [w1 | ws].T (p + n, n), refreshed after every update.
 
 import numpy as np
 
-from .._common import clipped, layer_offsets, tanh
+from .._common import activate, clipped, layer_offsets, slope
 from .._jit import njit
-from .._update import BPTT, CLIP, take
+from .._update import ACTIVATION, BPTT, CLIP, RELU, take
 
 NARROW = 8  # layers narrower than this take the scalar paths (too short to vectorise)
 
@@ -133,12 +133,13 @@ def _add_outer(G, i, D, Z, shift, lo):
 
 
 @njit(error_model="numpy")
-def _forward(work, sizes, x, w_off, b_off, u_off, wt, act):
+def _forward(work, sizes, x, relu, w_off, b_off, u_off, wt, act):
     """Run the inputs ``x`` (F,) through the net, a layer over all steps at a time.
 
     act holds, per layer L, a^{L,S} for S = 0..F as an (F + 1, n) block (row 0 the zero
     state; layer 0 is the input). dot^{L,S} = a^{L-1,S} . [w1 rows of wt] + a^{L,S-1} . [ws rows]
-    (+ b), i.e. the course's products taken column by column. Returns a^{N,F}.
+    (+ b), i.e. the course's products taken column by column; a = tanh(dot), or max(dot, 0)
+    below the output layer with ``relu``. Returns a^{N,F}.
     """
     F = x.shape[0]
     N = sizes.shape[0] - 1
@@ -150,6 +151,7 @@ def _forward(work, sizes, x, w_off, b_off, u_off, wt, act):
         below = act[(F + 1) * u_off[L - 1]:(F + 1) * u_off[L]].reshape((F + 1, p))
         A = act[(F + 1) * u_off[L]:(F + 1) * u_off[L + 1]].reshape((F + 1, n))
         b = work[b_off[L]:b_off[L] + n]
+        rectified = relu and L < N
         for i in range(n):
             A[0, i] = 0.0
         if n < NARROW:  # one scalar dot product per unit, in registers
@@ -161,19 +163,19 @@ def _forward(work, sizes, x, w_off, b_off, u_off, wt, act):
                         acc += W1[i, j] * below[S, j]
                     for j in range(n):
                         acc += Ws[i, j] * A[S - 1, j]
-                    A[S, i] = tanh(acc + b[i])
+                    A[S, i] = activate(acc + b[i], rectified)
             continue
         T = wt[w_off[L]:w_off[L] + (p + n) * n].reshape((p + n, n))
         for S in range(1, F + 1):
             _add_rows(A, S, T, 0, below, S, True)
             _add_rows(A, S, T, p, A, S - 1, False)
             for i in range(n):
-                A[S, i] = tanh(A[S, i] + b[i])
+                A[S, i] = activate(A[S, i] + b[i], rectified)
     return act[(F + 1) * u_off[N] + F]
 
 
 @njit(error_model="numpy")
-def _backward(work, sizes, y, top, lo, errs_from, clip, w_off, u_off, act, delta):
+def _backward(work, sizes, y, top, lo, errs_from, clip, relu, w_off, u_off, act, delta):
     """One BPTT pass after :func:`_forward`: the deltas D^{L,S} for S = top..lo.
 
     Output errors e_S = y_S - a^{N,S} enter at the steps S = errs_from..top (y holds the
@@ -191,6 +193,7 @@ def _backward(work, sizes, y, top, lo, errs_from, clip, w_off, u_off, act, delta
         A = act[(F + 1) * u_off[L]:(F + 1) * u_off[L + 1]].reshape((F + 1, n))
         D = delta[(F + 2) * u_off[L]:(F + 2) * u_off[L + 1]].reshape((F + 2, n))
         Ws = _weights(work, sizes, w_off, L)[1]
+        rectified = relu and L < N
         if L < N:  # the layer above: w1^{L+1} (n_up, n) and D^{L+1} (F + 2, n_up)
             W1_up = _weights(work, sizes, w_off, L + 1)[0]
             above = delta[(F + 2) * u_off[L + 1]:(F + 2) * u_off[L + 2]].reshape((F + 2, sizes[L + 1]))
@@ -208,7 +211,7 @@ def _backward(work, sizes, y, top, lo, errs_from, clip, w_off, u_off, act, delta
                             acc += W1_up[k, i] * above[S, k]
                     elif S >= errs_from:
                         acc += err
-                    D[S, i] = clipped((1.0 - A[S, i] * A[S, i]) * acc, clip)
+                    D[S, i] = clipped(slope(A[S, i], rectified) * acc, clip)
                 continue
             _add_rows(D, S, Ws, 0, D, S + 1, True)
             if L < N:
@@ -216,7 +219,7 @@ def _backward(work, sizes, y, top, lo, errs_from, clip, w_off, u_off, act, delta
             elif S >= errs_from:
                 D[S, 0] += err
             for i in range(n):
-                D[S, i] = clipped((1.0 - A[S, i] * A[S, i]) * D[S, i], clip)
+                D[S, i] = clipped(slope(A[S, i], rectified) * D[S, i], clip)
 
 
 @njit(error_model="numpy")
@@ -241,20 +244,21 @@ def _terms(grad, sizes, w_off, b_off, u_off, act, delta, lo):
 
 
 @njit(error_model="numpy")
-def _series_terms(work, sizes, y, clip, bptt, w_off, b_off, u_off, act, delta, summed, grad):
+def _series_terms(work, sizes, y, opts, w_off, b_off, u_off, act, delta, summed, grad):
     """grad = the update terms of one series after :func:`_forward`, for targets y of its
-    last y.shape[0] steps, with BPTT truncated to ``bptt`` steps (0: every step)."""
+    last y.shape[0] steps, with BPTT truncated to opts[BPTT] steps (0: every step)."""
     F = act.shape[0] // u_off[-1] - 1
+    clip, bptt, relu = opts[CLIP], int(opts[BPTT]), opts[ACTIVATION] == RELU
     first = F - y.shape[0] + 1
     if y.shape[0] == 1 or bptt == 0 or bptt >= F:  # one pass carries every error
         lo = max(1, F - bptt + 1) if bptt > 0 else 1
-        _backward(work, sizes, y, F, lo, first, clip, w_off, u_off, act, delta)
+        _backward(work, sizes, y, F, lo, first, clip, relu, w_off, u_off, act, delta)
         _terms(grad, sizes, w_off, b_off, u_off, act, delta, lo)
         return
     summed[:] = 0.0
     for t in range(first, F + 1):  # prediction t's error, back through steps t..t-bptt+1
         lo = max(1, t - bptt + 1)
-        _backward(work, sizes, y, t, lo, t, clip, w_off, u_off, act, delta)
+        _backward(work, sizes, y, t, lo, t, clip, relu, w_off, u_off, act, delta)
         for L in range(1, sizes.shape[0]):
             n = sizes[L]
             D = delta[(F + 2) * u_off[L]:(F + 2) * u_off[L + 1]].reshape((F + 2, n))
@@ -296,14 +300,14 @@ def train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps):
         _convert(moments[row], sizes, w_off, b_off, moments_w[row], True)
     summed = np.zeros(delta.shape[0])
     grad, total = np.zeros(n), np.zeros(n)
-    clip, bptt = opts[CLIP], int(opts[BPTT])
+    relu = opts[ACTIVATION] == RELU
     sse = 0.0
     ok = True
     count = 0
     for r in range(order.shape[0]):
-        _forward(work, sizes, X[order[r]], w_off, b_off, u_off, wt, act)
+        _forward(work, sizes, X[order[r]], relu, w_off, b_off, u_off, wt, act)
         y = Y[order[r]]
-        _series_terms(work, sizes, y, clip, bptt, w_off, b_off, u_off, act, delta, summed, grad)
+        _series_terms(work, sizes, y, opts, w_off, b_off, u_off, act, delta, summed, grad)
         err = y[y.shape[0] - 1] - act[(F + 1) * u_off[-2] + F]
         if not np.isfinite(err):
             ok = False
@@ -320,21 +324,22 @@ def train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps):
 
 
 @njit(error_model="numpy")
-def predict(params, sizes, X):
+def predict(params, sizes, X, opts):
     w_off, b_off, u_off, work, wt, act, _ = _buffers(params, sizes, X.shape[1])
     out = np.empty(X.shape[0])
     for r in range(X.shape[0]):
-        out[r] = _forward(work, sizes, X[r], w_off, b_off, u_off, wt, act)
+        out[r] = _forward(work, sizes, X[r], opts[ACTIVATION] == RELU, w_off, b_off, u_off, wt,
+                          act)
     return out
 
 
 @njit(error_model="numpy")
-def terms(params, sizes, x, y, clip, bptt):
+def terms(params, sizes, x, y, opts):
     """One series' update terms, in the params layout."""
     w_off, b_off, u_off, work, wt, act, delta = _buffers(params, sizes, x.shape[0])
     grad = np.zeros(params.shape[0])
-    _forward(work, sizes, x, w_off, b_off, u_off, wt, act)
-    _series_terms(work, sizes, y, clip, bptt, w_off, b_off, u_off, act, delta,
+    _forward(work, sizes, x, opts[ACTIVATION] == RELU, w_off, b_off, u_off, wt, act)
+    _series_terms(work, sizes, y, opts, w_off, b_off, u_off, act, delta,
                   np.zeros(delta.shape[0]), grad)
     out = np.empty(params.shape[0])
     _convert(grad, sizes, w_off, b_off, out, False)

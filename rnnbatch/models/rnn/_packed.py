@@ -15,19 +15,21 @@ import numpy as np
 
 from .._common import clipped, layer_offsets, tanh
 from .._jit import njit
-from .._update import BPTT, CLIP, take
+from .._update import ACTIVATION, BPTT, CLIP, TANH, take
 
 LANES = 8  # width of the packed vector
 
 
 @njit
-def packs(sizes, n_targets, F, bptt):
+def packs(sizes, n_targets, F, opts):
     """Take the packed path: one input, and 2..LANES units in layers 1..N together (e.g.
     [1, 6, 1], [1, 3, 3, 1]). Measured on the course data: about 21 ms an epoch for every such
     net, against 32 ms ([1, 2, 1]) to 76 ms ([1, 2, 3, 2, 1]) on the general path; the one-node
-    net [1, 1] runs faster there (15 ms against 21 ms)."""
-    truncated_every = n_targets > 1 and 0 < bptt < F
-    return sizes[0] == 1 and 1 < sizes[1:].sum() <= LANES and not truncated_every
+    net [1, 1] runs faster there (15 ms against 21 ms). Truncated many-to-many BPTT and ReLU
+    hidden layers run on the general path."""
+    truncated_every = n_targets > 1 and 0 < opts[BPTT] < F
+    return (sizes[0] == 1 and 1 < sizes[1:].sum() <= LANES and not truncated_every
+            and opts[ACTIVATION] == TANH)
 
 
 @njit
@@ -212,7 +214,7 @@ def train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps_taken):
 
 
 @njit(error_model="numpy")
-def predict(params, sizes, X):
+def predict(params, sizes, X, opts):
     P, _, _, act, _, _, u_off, _, _ = _state(params, sizes, X.shape[1], 0, 1)
     out = np.empty(X.shape[0])
     for r in range(X.shape[0]):
@@ -221,11 +223,12 @@ def predict(params, sizes, X):
 
 
 @njit(error_model="numpy")
-def terms(params, sizes, x, y, clip, bptt):
+def terms(params, sizes, x, y, opts):
     """One series' update terms, in the params layout."""
-    P, M, _, act, delta, G, u_off, steps, lo = _state(params, sizes, x.shape[0], bptt, y.shape[0])
+    P, M, _, act, delta, G, u_off, steps, lo = _state(params, sizes, x.shape[0], int(opts[BPTT]),
+                                                      y.shape[0])
     _forward(P, sizes, u_off, x, act)
-    _backward(M, sizes, u_off, steps, x, y, lo, clip, act, delta, G)
+    _backward(M, sizes, u_off, steps, x, y, lo, opts[CLIP], act, delta, G)
     out = np.empty(params.shape[0])
     _pack(out, sizes, G, False)
     return out
