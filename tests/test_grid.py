@@ -68,7 +68,17 @@ INVALID = {
     "unknown-model": (_exp(model='"lstm"'), "The 'model' of experiment 'x' must be one of 'naive', "
                                             "'dense', 'rnn'. Got 'lstm'."),
     "unknown-init": (_exp(init='"xavier"'), "The 'init' of experiment 'x' must be one of 'scaled', "
-                                            "'uniform'. Got 'xavier'."),
+                                            "'uniform', 'identity'. Got 'xavier'."),
+    "init-the-family-lacks": (_exp(model='"dense"', layers="[50, 1]", init='"identity"'),
+                              "The 'init' of experiment 'x' cannot be \"identity\" when its "
+                              "'model' is \"dense\": a dense net's inits are \"scaled\", "
+                              "\"uniform\"."),
+    "relu-on-dense": (_exp(model='"dense"', layers="[50, 1]", activation='"relu"'),
+                      "The 'activation' of experiment 'x' cannot be \"relu\" when its 'model' "
+                      "is \"dense\": a dense net's hidden units take \"tanh\"."),
+    "linear-readout-on-rnn": (_exp(readout='"linear"'),
+                              "The 'readout' of experiment 'x' cannot be \"linear\" when its "
+                              "'model' is \"rnn\": a rnn net's output unit takes \"tanh\"."),
     "no-model": (TINY_DATA + '[[experiment]]\nname = "x"\n',
                  "experiment 'x' has no 'model'. Add model = one of naive, dense, rnn."),
     "no-name": (TINY_DATA + '[[experiment]]\nmodel = "naive"\n',
