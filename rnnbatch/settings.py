@@ -174,13 +174,13 @@ def _not_recurrent(_, model) -> bool:
 
 CONFLICTS = (
     Conflict("init", "model", lambda init, model: init not in FAMILIES[model].inits,
-             lambda _, model: f"a {model} net's inits are "
+             lambda _, model: f"the {model} family's inits are "
                               + ", ".join(map(json.dumps, FAMILIES[model].inits))),
     Conflict("activation", "model", lambda a, model: a not in FAMILIES[model].activations,
-             lambda _, model: f"a {model} net's hidden units take "
+             lambda _, model: f"the {model} family's hidden units take "
                               + ", ".join(map(json.dumps, FAMILIES[model].activations))),
     Conflict("readout", "model", lambda r, model: r not in FAMILIES[model].readouts,
-             lambda _, model: f"a {model} net's output unit takes "
+             lambda _, model: f"the {model} family's output unit takes "
                               + ", ".join(map(json.dumps, FAMILIES[model].readouts))),
     Conflict("loss", "model", lambda loss, model: loss == "every" and _not_recurrent(loss, model),
              lambda *_: "a prediction after every step needs a recurrent model"),

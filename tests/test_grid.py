@@ -71,14 +71,14 @@ INVALID = {
                                             "'uniform', 'identity'. Got 'xavier'."),
     "init-the-family-lacks": (_exp(model='"dense"', layers="[50, 1]", init='"identity"'),
                               "The 'init' of experiment 'x' cannot be \"identity\" when its "
-                              "'model' is \"dense\": a dense net's inits are \"scaled\", "
+                              "'model' is \"dense\": the dense family's inits are \"scaled\", "
                               "\"uniform\"."),
     "relu-on-dense": (_exp(model='"dense"', layers="[50, 1]", activation='"relu"'),
                       "The 'activation' of experiment 'x' cannot be \"relu\" when its 'model' "
-                      "is \"dense\": a dense net's hidden units take \"tanh\"."),
+                      "is \"dense\": the dense family's hidden units take \"tanh\"."),
     "linear-readout-on-rnn": (_exp(readout='"linear"'),
                               "The 'readout' of experiment 'x' cannot be \"linear\" when its "
-                              "'model' is \"rnn\": a rnn net's output unit takes \"tanh\"."),
+                              "'model' is \"rnn\": the rnn family's output unit takes \"tanh\"."),
     "no-model": (TINY_DATA + '[[experiment]]\nname = "x"\n',
                  "experiment 'x' has no 'model'. Add model = one of naive, dense, rnn."),
     "no-name": (TINY_DATA + '[[experiment]]\nmodel = "naive"\n',
