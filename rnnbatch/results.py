@@ -86,7 +86,7 @@ def _stored(config, setting):
     """A setting as its column stores it: a baseline has no settings, so nulls, not defaults
     (but its layers are empty and its seed is its seed)."""
     value = getattr(config, setting.name)
-    if not FAMILIES[config.model].trainable and setting.name not in ("layers", "seed"):
+    if not FAMILIES[config.model].takes(setting.name):
         return None
     return list(value) if isinstance(value, tuple) else value
 

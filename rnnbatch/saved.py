@@ -29,18 +29,18 @@ PARAMS_KEY = b"rnnbatch.params"
 RUN_KEY = b"rnnbatch.run"
 
 
-def params_bytes(model: str, layers, initial: np.ndarray, final: np.ndarray) -> bytes:
-    """The named initial and final parameters of a ``model`` net, as metadata JSON."""
+def params_bytes(model: str, layers, initial: np.ndarray | None, final: np.ndarray) -> bytes:
+    """The named initial (if trained) and final parameters of a ``model`` net, as metadata JSON."""
     family = FAMILIES[model]
     named = {which: {name: array.tolist() for name, array in family.named(params, layers).items()}
-             for which, params in (("initial", initial), ("final", final))}
+             for which, params in (("initial", initial), ("final", final)) if params is not None}
     return json.dumps(named).encode()
 
 
 @dataclass(frozen=True)
 class Model:
     """A trained model as a result file keeps it: ``arrays`` the final parameters by name,
-    ``initial`` the ones it started from (empty for the parameter-free baseline)."""
+    ``initial`` the ones it started from (empty for a baseline, fitted in one pass)."""
 
     model: str
     layers: tuple

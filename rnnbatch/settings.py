@@ -243,8 +243,11 @@ TrainConfig.__module__ = __name__  # pickled by reference, for worker processes
 
 def run_id_settings(config) -> dict:
     """The settings that decide a run's numbers, as its run id hashes them."""
-    if not FAMILIES[config.model].trainable:
-        return {"model": config.model}
+    family = FAMILIES[config.model]
+    if not family.trainable:  # fitted in one pass: its own settings, away from their defaults
+        return {"model": config.model} | {
+            name: getattr(config, name) for name in family.module.SETTINGS
+            if getattr(config, name) != SETTINGS[name].default}
     chosen = {}
     for s in SETTINGS.values():
         value = getattr(config, s.name)
@@ -254,10 +257,10 @@ def run_id_settings(config) -> dict:
 
 
 def describe(config) -> str:
-    """The tuned settings of a ``--dry-run`` line (nothing for a baseline)."""
-    if not FAMILIES[config.model].trainable:
-        return ""
-    return " ".join(filter(None, (s.describe(getattr(config, s.name)) for s in TUNABLE)))
+    """The tuned settings of a ``--dry-run`` line (a baseline's own settings only)."""
+    family = FAMILIES[config.model]
+    shown = TUNABLE if family.trainable else [SETTINGS[name] for name in family.module.SETTINGS]
+    return " ".join(filter(None, (s.describe(getattr(config, s.name)) for s in shown)))
 
 
 def markdown_table() -> str:

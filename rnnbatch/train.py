@@ -36,7 +36,7 @@ class TrainResult:
     test_mse: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
     status: str = "ok"
-    initial: np.ndarray | None = None  # the parameters before the first update
+    initial: np.ndarray | None = None  # the parameters before the first update (if trained)
     params: np.ndarray | None = None  # and after the last
 
 
@@ -63,10 +63,12 @@ def train(config: TrainConfig, data: Dataset) -> TrainResult:
     """Train ``config`` on ``data`` and return its per-epoch curves."""
     config.check(data.train.shape[1])
     family = FAMILIES[config.model]
-    if not family.trainable:  # one "epoch": its error on each split
+    if not family.trainable:  # one "epoch": fitted, then its error on each split
         start = time.perf_counter()
-        result = TrainResult(0, *([_mse(family, None, config, split[:, :-1], split[:, -1])]
-                                  for split in (data.train, data.test)))
+        params = family.fit(data.train[:, :-1], data.train[:, -1],
+                            **{name: getattr(config, name) for name in family.module.SETTINGS})
+        result = TrainResult(len(params), *([_mse(family, params, config, split[:, :-1], split[:, -1])]
+                                            for split in (data.train, data.test)), params=params)
         result.seconds.append(time.perf_counter() - start)
         return result
 

@@ -10,10 +10,12 @@ import pytest
 from rnnbatch import data, grid
 from rnnbatch.cli import main
 from rnnbatch.errors import InputError
+from rnnbatch.models import FAMILIES
 
 from .conftest import TINY_DATA, TINY_GRID, TINY_GRID_RUNS, assert_one_error_line
 
 SEEDS = "an int from 1 to 1000000 (that many seeds from 0) or a list of 1 to 1000000 ints from 0 to 4294967295"
+MODELS = "one of " + ", ".join(repr(name) for name in FAMILIES)  # every registered family
 DATA_SEEDS = "an int from 1 to 1000 (that many seeds from 0) or a list of 1 to 1000 ints from 0 to 4294967295"
 
 EXPERIMENT = """
@@ -63,10 +65,10 @@ INVALID = {
                                f"The 'seeds' of experiment 'x' must be {SEEDS}. Got [0, -2]."),
     "empty-lr-list": (_exp(lr="[]"), "The 'lr' of experiment 'x' must be a float > 0, or a non-empty "
                                      "list of those. Got []."),
-    "empty-model-list": (_exp(model="[]"), "The 'model' of experiment 'x' must be one of 'naive', "
-                         "'dense', 'rnn', or a non-empty list of those. Got []."),
-    "unknown-model": (_exp(model='"lstm"'), "The 'model' of experiment 'x' must be one of 'naive', "
-                                            "'dense', 'rnn'. Got 'lstm'."),
+    "empty-model-list": (_exp(model="[]"), f"The 'model' of experiment 'x' must be {MODELS}, or a "
+                                           "non-empty list of those. Got []."),
+    "unknown-model": (_exp(model='"transformer"'), f"The 'model' of experiment 'x' must be {MODELS}. "
+                                                   "Got 'transformer'."),
     "unknown-init": (_exp(init='"xavier"'), "The 'init' of experiment 'x' must be one of 'scaled', "
                                             "'uniform', 'identity'. Got 'xavier'."),
     "init-the-family-lacks": (_exp(model='"dense"', layers="[50, 1]", init='"identity"'),
@@ -80,7 +82,7 @@ INVALID = {
                               "The 'readout' of experiment 'x' cannot be \"linear\" when its "
                               "'model' is \"rnn\": the rnn family's output unit takes \"tanh\"."),
     "no-model": (TINY_DATA + '[[experiment]]\nname = "x"\n',
-                 "experiment 'x' has no 'model'. Add model = one of naive, dense, rnn."),
+                 f"experiment 'x' has no 'model'. Add model = one of {', '.join(FAMILIES)}."),
     "no-name": (TINY_DATA + '[[experiment]]\nmodel = "naive"\n',
                 "experiment 1 in grid.toml has no 'name'. Add name = \"...\"."),
     "layers-too-short": (_exp(layers="[1]"), "The 'layers' of experiment 'x' must be a list of at "

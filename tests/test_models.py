@@ -222,10 +222,21 @@ def test_diverging_run_is_reported_not_raised(small, recwarn):
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
 
 
-def test_naive_is_the_course_baseline():
+def test_naive_and_ar_are_the_baselines_on_the_course_data():
     ds = make_dataset(DataParams(seed=0))
-    result = train(TrainConfig("naive"), ds)
-    assert result.test_mse == [pytest.approx(0.0209, abs=5e-4)]
+    assert train(TrainConfig("naive"), ds).test_mse == [pytest.approx(0.0209, abs=5e-4)]
+    ar = train(TrainConfig("ar"), ds)
+    assert ar.test_mse == [pytest.approx(0.00292, abs=5e-6)] and ar.n_params == 51
+
+
+def test_ar_with_l2_solves_the_ridge_normal_equations(small):
+    X, y, l2 = small.train[:, :-1], small.train[:, -1], 0.5
+    params = REGISTERED["ar"].fit(X, y, l2=l2)
+    design = np.hstack([X, np.ones((len(X), 1))])
+    penalty = np.diag([l2] * X.shape[1] + [0.0])  # the intercept is not penalised
+    expected = np.linalg.solve(design.T @ design + penalty, design.T @ y)
+    np.testing.assert_allclose(params, expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(REGISTERED["ar"].predict(params, (), X), design @ expected, atol=1e-12)
 
 
 @njit

@@ -38,6 +38,16 @@ def test_new_settings_enter_the_run_id_only_away_from_their_default():
         **settings.run_id_settings(course), "noise": 0.02}
 
 
+def test_a_baseline_takes_only_its_own_settings():
+    """ar takes l2 (ridge): in its run id and dry-run line when set; other settings mean
+    nothing to it, so they leave its id alone and are stored as null."""
+    assert settings.run_id_settings(TrainConfig(model="ar", lr=0.5)) == {"model": "ar"}
+    ridge = TrainConfig(model="ar", l2=0.1)
+    assert settings.run_id_settings(ridge) == {"model": "ar", "l2": 0.1}
+    assert settings.describe(ridge) == "l2=0.1"
+    assert settings.describe(TrainConfig(model="naive", l2=0.1)) == ""
+
+
 def test_dry_run_names_the_techniques_in_use():
     config = TrainConfig(model="rnn", layers=(1, 6, 1), clip_norm=1, reverse=True, optimizer="adam")
     assert settings.describe(config) == ("layers=[1, 6, 1] lr=0.01 epochs=1 init=scaled "

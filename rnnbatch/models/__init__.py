@@ -1,6 +1,7 @@
 """The model families, registered in :data:`FAMILIES`: objects with one interface, so that
-nothing outside this package names a family. ``naive`` is a :class:`Baseline` (no parameters,
-nothing to train); ``dense`` and ``rnn`` are trainable :class:`Family` objects.
+nothing outside this package names a family. ``naive`` and ``ar`` are :class:`Baseline`
+objects (fitted in one pass, or not at all); ``dense`` and ``rnn`` are trainable
+:class:`Family` objects.
 
 A trainable family's module provides ``RECURRENT`` (whether it runs through time), ``INITS``
 (its init schemes), ``input_size(steps)`` (its first layer's size), ``n_params(layers)``,
@@ -25,13 +26,15 @@ from types import ModuleType
 
 import numpy as np
 
-from . import dense, naive, rnn
+from . import ar, dense, naive, rnn
 from ._update import ACTIVATIONS, OPTIMIZERS, READOUTS, new_state, options
 
 
 @dataclass(frozen=True)
 class Baseline:
-    """A family without parameters: its module's ``predict_next`` predicts from the inputs."""
+    """A family fitted in one pass, in closed form (no epochs, no init): its module's
+    ``fit(inputs, last, **settings)`` gives the parameters, ``predict(params, inputs)`` the
+    predictions, ``named`` / ``flat`` name them; ``SETTINGS`` are the run settings it takes."""
 
     name: str
     module: ModuleType
@@ -39,21 +42,26 @@ class Baseline:
     recurrent = False
     inits = activations = readouts = ()
 
+    def takes(self, setting: str) -> bool:
+        """Whether the setting means anything to it (else it is stored as null)."""
+        return setting in ("layers", "seed", *self.module.SETTINGS)
+
     def input_size(self, steps: int) -> None:
         return None  # it has no layers
 
-    def n_params(self, layers) -> int:
-        return 0
+    def fit(self, inputs: np.ndarray, last: np.ndarray, **settings) -> np.ndarray:
+        """Its parameters for series whose inputs and last values these are."""
+        return self.module.fit(_floats(inputs), _floats(last), **settings)
 
     def named(self, params: np.ndarray, layers) -> dict[str, np.ndarray]:
-        return {}
+        return self.module.named(params)
 
     def flat(self, arrays: dict, layers) -> np.ndarray:
-        return np.empty(0)
+        return self.module.flat(arrays)
 
     def predict(self, params: np.ndarray, layers, inputs: np.ndarray, **net) -> np.ndarray:
         """The prediction for each row of ``inputs`` (n_series, steps - 1)."""
-        return self.module.predict_next(np.asarray(inputs, dtype=np.float64))
+        return self.module.predict(params, _floats(inputs))
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,9 @@ class Family:
     name: str
     module: ModuleType
     trainable = True
+
+    def takes(self, setting: str) -> bool:
+        return True
 
     @property
     def recurrent(self) -> bool:
@@ -177,8 +188,8 @@ def _floats(array) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.float64)
 
 
-FAMILIES = {"naive": Baseline("naive", naive), "dense": Family("dense", dense),
-            "rnn": Family("rnn", rnn)}
+FAMILIES = {"naive": Baseline("naive", naive), "ar": Baseline("ar", ar),
+            "dense": Family("dense", dense), "rnn": Family("rnn", rnn)}
 TRAINABLE = {name: family for name, family in FAMILIES.items() if family.trainable}
 MODELS = tuple(FAMILIES)
 INITS = tuple(dict.fromkeys(scheme for family in TRAINABLE.values() for scheme in family.inits))
