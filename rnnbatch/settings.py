@@ -227,6 +227,7 @@ def _check_fits(config, steps: int) -> None:
     first = family.input_size(steps)
     if layers[0] != first:
         raise ValueError(f"a {config.model} net on {steps}-step series starts with {first}")
+    family.n_params(layers)  # a family refuses the shapes it cannot take (ValueError)
 
 
 TrainConfig = dataclasses.make_dataclass(

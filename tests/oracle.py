@@ -181,6 +181,75 @@ def rnn_predict(flat, layers, X, activation="tanh"):
                      for x in X])
 
 
+# --- jordan ---------------------------------------------------------------------------------
+
+def jordan_to_matrices(flat, layers):
+    """Flat vector -> w1 (h, 1), wj (h, 1), b1 (h, 1), w2 (1, h), b2 (1, 1)."""
+    h = layers[1]
+    W = flat[:2 * h].reshape(h, 2)
+    return (W[:, :1].copy(), W[:, 1:].copy(), flat[2 * h:3 * h].reshape(h, 1).copy(),
+            flat[3 * h:4 * h].reshape(1, h).copy(), flat[4 * h:].reshape(1, 1).copy())
+
+
+def _jordan_forward(mats, x, state=None, first=1):
+    """a_S = tanh(w1 x_S + wj y_{S-1} + b1), y_S = tanh(w2 a_S + b2) for S = first..len(x),
+    continuing ``state`` = (a, y) dicts (default: y_0 = 0)."""
+    w1, wj, b1, w2, b2 = mats
+    a, y = state if state is not None else ({}, {0: np.zeros((1, 1))})
+    for S in range(first, len(x) + 1):
+        a[S] = A(w1 * x[S - 1] + wj @ y[S - 1] + b1)
+        y[S] = A(w2 @ a[S] + b2)
+    return a, y
+
+
+def jordan_gradient(flat, layers, x, targets, clip=0.0, bptt=0):
+    """Update terms (ascent) of one series: the windows of rnn_gradient, with
+
+        Dy_S = A'(y_S) (e_S + wj.T Da_{S+1}),   Da_S = A'(a_S) * (w2.T Dy_S)
+    """
+    w1, wj, b1, w2, b2 = mats = jordan_to_matrices(flat, layers)
+    F = len(x)
+    a, y = _jordan_forward(mats, x)
+    clipf = _clipper(clip)
+    errors = {t: np.array([[target]]) - y[t]
+              for t, target in zip(_prediction_steps(F, len(targets)), targets)}
+    if bptt == 0 or bptt >= F:
+        windows = [(F, 1, errors)]
+    else:
+        windows = [(t, max(1, t - bptt + 1), {t: e}) for t, e in errors.items()]
+    g = [np.zeros_like(m) for m in mats]
+    for top, bottom, errs in windows:
+        Da = {top + 1: np.zeros_like(b1)}
+        for S in range(top, bottom - 1, -1):
+            back = wj.T @ Da[S + 1] + errs.get(S, 0.0)
+            Dy = clipf(A_prime_from_a(y[S]) * back)
+            Da[S] = clipf(A_prime_from_a(a[S]) * (w2.T @ Dy))
+            g[0] += Da[S] * x[S - 1]
+            g[1] += Da[S] @ y[S - 1]
+            g[2] += Da[S]
+            g[3] += Dy @ a[S].T
+            g[4] += Dy
+    return np.concatenate([np.hstack([g[0], g[1]]).ravel(), g[2].ravel(), g[3].ravel(), g[4].ravel()])
+
+
+def jordan_loss(flat, layers, x, targets, bptt=0, frozen=None):
+    """½ Σ_t (target_t - y_t)², steps up to t - bptt read from ``frozen`` (see rnn_loss)."""
+    mats = jordan_to_matrices(flat, layers)
+    frozen_mats = mats if bptt == 0 or frozen is None else jordan_to_matrices(frozen, layers)
+    loss = 0.0
+    for t, target in zip(_prediction_steps(len(x), len(targets)), targets):
+        cut = max(0, t - bptt) if bptt > 0 else 0
+        state = _jordan_forward(frozen_mats, x[:cut])
+        y = _jordan_forward(mats, x[:t], state, first=cut + 1)[1]
+        loss += 0.5 * (target - y[t][0, 0]) ** 2
+    return loss
+
+
+def jordan_predict(flat, layers, X):
+    mats = jordan_to_matrices(flat, layers)
+    return np.array([_jordan_forward(mats, x)[1][len(x)][0, 0] for x in X])
+
+
 # --- dense ----------------------------------------------------------------------------------
 
 def dense_to_matrices(flat, layers):
@@ -233,7 +302,11 @@ def dense_predict(flat, layers, X):
 # --- optimizers and the epoch ---------------------------------------------------------------
 
 def decay_mask(model, layers):
-    """1.0 at the weights (rnn w1, ws; dense W), 0.0 at the biases, in the flat layout."""
+    """1.0 at the weights (rnn w1, ws; dense W; jordan w1, wj, w2), 0.0 at the biases, in the
+    flat layout."""
+    if model == "jordan":
+        h = layers[1]
+        return np.concatenate([np.ones(2 * h), np.zeros(h), np.ones(h), np.zeros(1)])
     family = {"rnn": rnn, "dense": dense}[model]
     return np.concatenate([np.concatenate([np.ones(rows * cols), np.zeros(rows)])
                            for rows, cols in family.layer_shapes(layers)])
@@ -300,6 +373,8 @@ def train(model, flat, layers, X, Y, order, *, lr, clip=0.0, bptt=0, batch=1, cl
         if model == "rnn":
             grads = [rnn_gradient(params, layers, X[i], Y[i], clip, bptt, activation)
                      for i in group]
+        elif model == "jordan":
+            grads = [jordan_gradient(params, layers, X[i], Y[i], clip, bptt) for i in group]
         else:
             grads = [dense_gradient(params, layers, X[i], Y[i], clip) for i in group]
         step(params, sum(grads), len(group), decay, state, lr=lr, clip_norm=clip_norm,

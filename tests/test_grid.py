@@ -173,6 +173,9 @@ INVALID = {
                            "The 'reverse' of experiment 'x' cannot be true when its 'loss' is "
                            "\"every\": fed last value first, a series has no next value to "
                            "predict after each step."),
+    "jordan-two-hidden-layers": (_exp(model='"jordan"', layers="[1, 3, 3, 1]"),
+                                 "The 'layers' of experiment 'x' do not fit: a jordan net has one "
+                                 "hidden layer, [1, h, 1], not [1, 3, 3, 1]. Got [1, 3, 3, 1]."),
     "missing-dataset-path": ('[data]\npath = "nope"\n' + EXPERIMENT,
                              "Dataset file nope/train.parquet does not exist. "
                              "Make it with: rnnbatch generate --out nope"),

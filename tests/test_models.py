@@ -13,13 +13,15 @@ from rnnbatch.train import TrainConfig, streams, train
 
 from . import oracle
 
-LOSSES = {"rnn": oracle.rnn_loss, "dense": oracle.dense_loss}
-PREDICT = {"rnn": oracle.rnn_predict, "dense": oracle.dense_predict}
+LOSSES = {"rnn": oracle.rnn_loss, "dense": oracle.dense_loss, "jordan": oracle.jordan_loss}
+PREDICT = {"rnn": oracle.rnn_predict, "dense": oracle.dense_predict,
+           "jordan": oracle.jordan_predict}
 # rnn: scalar path (1, 1); packed path (1, 6, 1), (1, 3, 3, 1), (1, 2, 3, 2, 1) (all 8 lanes);
 # general path with narrow (1, 5, 4, 1) and wide (1, 20, 20, 1) layers
 CASES = [("rnn", (1, 1)), ("rnn", (1, 6, 1)), ("rnn", (1, 3, 3, 1)), ("rnn", (1, 2, 3, 2, 1)),
          ("rnn", (1, 5, 4, 1)), ("rnn", (1, 20, 20, 1)),
-         ("dense", (50, 1)), ("dense", (50, 10, 1)), ("dense", (50, 7, 3, 1))]
+         ("dense", (50, 1)), ("dense", (50, 10, 1)), ("dense", (50, 7, 3, 1)),
+         ("jordan", (1, 1, 1)), ("jordan", (1, 6, 1))]
 # each option alone, then together; the rnn's loss and bptt only where they apply. A loss over
 # every step sums 50 errors: its lr is smaller, to stay in the stable regime
 OPTIONS = [
@@ -30,7 +32,8 @@ OPTIONS = [
     {"loss": "every", "bptt": 4, "clip": 0.01, "batch": 5, "clip_norm": 0.1, "l1": 1e-4,
      "l2": 1e-3, "optimizer": "adam", "lr": 0.002},
 ]
-RECURRENT_ONLY = {"bptt", "loss", "activation"}
+RECURRENT_ONLY = {"bptt", "loss"}
+RNN_ONLY = {"activation"}
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +90,8 @@ def _applicable(cases, options_list):
     """(model, layers, options) for every case, but no BPTT options on a dense net."""
     return [pytest.param(model, layers, options, id=f"{model}{list(layers)}-{_named(options)}")
             for model, layers in cases for options in options_list
-            if model == "rnn" or not RECURRENT_ONLY & set(options)]
+            if model == "rnn" or not set(options) & (RNN_ONLY if REGISTERED[model].recurrent
+                                                      else RECURRENT_ONLY | RNN_ONLY)]
 
 
 @pytest.mark.parametrize("model,layers,options",
@@ -112,7 +116,7 @@ def test_gradient_matches_central_differences(small, model, layers, options):
     each prediction reads its state of k steps before from the unperturbed parameters."""
     family = REGISTERED[model]
     params = _init(family, layers, seed=1, scheme="uniform")
-    series = small.train[7:8, :21] if model == "rnn" else small.train[7:8]  # 20 steps: fast oracle
+    series = small.train[7:8, :21] if family.recurrent else small.train[7:8]  # 20 steps: fast oracle
     X, Y = _split(series, options.get("loss", "last"))
     bptt, activation = options.get("bptt", 0), options.get("activation", "tanh")
     grad = family.gradient(params, layers, X, Y, bptt=bptt, activation=activation)

@@ -26,7 +26,7 @@ from types import ModuleType
 
 import numpy as np
 
-from . import ar, dense, naive, rnn
+from . import ar, dense, jordan, naive, rnn
 from ._update import ACTIVATIONS, OPTIMIZERS, READOUTS, new_state, options
 
 
@@ -189,7 +189,8 @@ def _floats(array) -> np.ndarray:
 
 
 FAMILIES = {"naive": Baseline("naive", naive), "ar": Baseline("ar", ar),
-            "dense": Family("dense", dense), "rnn": Family("rnn", rnn)}
+            "dense": Family("dense", dense), "rnn": Family("rnn", rnn),
+            "jordan": Family("jordan", jordan)}
 TRAINABLE = {name: family for name, family in FAMILIES.items() if family.trainable}
 MODELS = tuple(FAMILIES)
 INITS = tuple(dict.fromkeys(scheme for family in TRAINABLE.values() for scheme in family.inits))
