@@ -71,7 +71,6 @@ def execute(run: Run, dataset) -> tuple:
 
 
 _WARM: set = set()
-_WARM_UP_LAYERS = {"rnn": (1, 1), "dense": (2, 1)}
 
 
 def warm_up(models=tuple(TRAINABLE)) -> None:
@@ -84,7 +83,8 @@ def warm_up(models=tuple(TRAINABLE)) -> None:
     """
     series = np.zeros((2, 3))
     for model in sorted(set(models) & set(TRAINABLE) - _WARM):
-        family, layers = TRAINABLE[model], _WARM_UP_LAYERS[model]
+        family = TRAINABLE[model]
+        layers = (family.input_size(series.shape[1]), 1, 1)  # the smallest net of each family
         params = np.zeros(family.n_params(layers))
         inputs = model_inputs(series[:, :-1], reverse=False)
         family.train_epoch(params, layers, inputs, targets(series, "last"),
