@@ -35,7 +35,6 @@ alone, the same whatever the CPU's SIMD width) are in ``_general.py`` (any sizes
 import numpy as np
 
 from .._common import flat_params, init_uniform, named_arrays
-from .._jit import njit
 from . import _general, _packed
 
 INITS = ("scaled", "uniform", "identity")
@@ -95,26 +94,22 @@ def is_weight(name: str) -> bool:
     return not name.startswith("b_")
 
 
-@njit(error_model="numpy")
+# The dispatch runs in Python, so that a run compiles only the path it takes.
+
 def _train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps):
     """One epoch over inputs ``X[order]`` and targets ``Y[order]`` (module docstring), an update
     per batch through the shared step; returns (mean squared final-step error, ok)."""
-    if _packed.packs(sizes, Y.shape[1], X.shape[1], opts):
-        return _packed.train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps)
-    return _general.train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps)
+    path = _packed if _packed.packs(sizes, Y.shape[1], X.shape[1], opts) else _general
+    return path.train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps)
 
 
-@njit(error_model="numpy")
 def _predict(params, sizes, X, opts):
     """a^{N,F} for each row of the inputs X (n, F)."""
-    if _packed.packs(sizes, 1, X.shape[1], opts):
-        return _packed.predict(params, sizes, X, opts)
-    return _general.predict(params, sizes, X, opts)
+    path = _packed if _packed.packs(sizes, 1, X.shape[1], opts) else _general
+    return path.predict(params, sizes, X, opts)
 
 
-@njit(error_model="numpy")
 def _terms(params, sizes, x, y, opts):
     """The update terms of one series (inputs x, targets y), in the params layout."""
-    if _packed.packs(sizes, y.shape[0], x.shape[0], opts):
-        return _packed.terms(params, sizes, x, y, opts)
-    return _general.terms(params, sizes, x, y, opts)
+    path = _packed if _packed.packs(sizes, y.shape[0], x.shape[0], opts) else _general
+    return path.terms(params, sizes, x, y, opts)

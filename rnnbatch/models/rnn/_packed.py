@@ -20,16 +20,15 @@ from .._update import ACTIVATION, BPTT, CLIP, TANH, take
 LANES = 8  # width of the packed vector
 
 
-@njit
-def packs(sizes, n_targets, F, opts):
+def packs(sizes, n_targets, F, opts) -> bool:
     """Take the packed path: one input, and 2..LANES units in layers 1..N together (e.g.
     [1, 6, 1], [1, 3, 3, 1]). Measured on the course data: about 21 ms an epoch for every such
     net, against 32 ms ([1, 2, 1]) to 76 ms ([1, 2, 3, 2, 1]) on the general path; the one-node
     net [1, 1] runs faster there (15 ms against 21 ms). Truncated many-to-many BPTT and ReLU
     hidden layers run on the general path."""
     truncated_every = n_targets > 1 and 0 < opts[BPTT] < F
-    return (sizes[0] == 1 and 1 < sizes[1:].sum() <= LANES and not truncated_every
-            and opts[ACTIVATION] == TANH)
+    return bool(sizes[0] == 1 and 1 < sizes[1:].sum() <= LANES and not truncated_every
+                and opts[ACTIVATION] == TANH)
 
 
 @njit
