@@ -36,6 +36,14 @@ def init_uniform(shapes, radii, rng: np.random.Generator) -> np.ndarray:
     return np.concatenate(parts)
 
 
+def layered_names(columns):
+    """A layered family's ``named``, ``flat`` and ``is_weight`` (the module interface) from its
+    ``columns(p, n)``: layer L's block as ``<name>_L`` arrays, then its bias ``b_L``."""
+    return (lambda params, layers: named_arrays(params, layers, columns),
+            lambda arrays, layers: flat_params(arrays, layers, columns),
+            lambda name: not name.startswith("b_"))
+
+
 def named_arrays(params: np.ndarray, layers, columns) -> dict[str, np.ndarray]:
     """The flat vector as named arrays: per layer L its (n, cols) block split by columns into
     ``columns(p, n)``'s [(name, width), ...] as ``<name>_L``, then its bias ``b_L`` (n,)."""

@@ -20,7 +20,7 @@ with its reference counting, cost more than the arithmetic. No fastmath flags.
 
 import numpy as np
 
-from ._common import clipped, dot, flat_params, init_uniform, layer_offsets, named_arrays, tanh
+from ._common import clipped, dot, init_uniform, layer_offsets, layered_names, tanh
 from ._jit import njit
 from ._update import CLIP, LR, is_plain, take
 
@@ -52,16 +52,7 @@ def columns(p: int, n: int):
     return [("W", p)]
 
 
-def named(params: np.ndarray, layers) -> dict[str, np.ndarray]:
-    return named_arrays(params, layers, columns)
-
-
-def flat(arrays: dict, layers) -> np.ndarray:
-    return flat_params(arrays, layers, columns)
-
-
-def is_weight(name: str) -> bool:
-    return not name.startswith("b_")
+named, flat, is_weight = layered_names(columns)
 
 
 @njit(inline="always")

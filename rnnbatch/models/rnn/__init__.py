@@ -34,7 +34,7 @@ alone, the same whatever the CPU's SIMD width) are in ``_general.py`` (any sizes
 
 import numpy as np
 
-from .._common import flat_params, init_uniform, named_arrays
+from .._common import init_uniform, layered_names
 from . import _general, _packed
 
 INITS = ("scaled", "uniform", "identity")
@@ -82,16 +82,7 @@ def columns(p: int, n: int):
     return [("w1", p), ("ws", n)]
 
 
-def named(params: np.ndarray, layers) -> dict[str, np.ndarray]:
-    return named_arrays(params, layers, columns)
-
-
-def flat(arrays: dict, layers) -> np.ndarray:
-    return flat_params(arrays, layers, columns)
-
-
-def is_weight(name: str) -> bool:
-    return not name.startswith("b_")
+named, flat, is_weight = layered_names(columns)
 
 
 # The dispatch runs in Python, so that a run compiles only the path it takes.
