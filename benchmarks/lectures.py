@@ -33,7 +33,8 @@ def table(rows: list[dict], names: list[str]) -> str:
     head, rule = "| technique |", "|---|"
     for net in nets:
         course = by_name[f"{net}/course"]
-        head += f" {course['layers']} @ {course['epoch']} | vs course | |"
+        layers = "[" + ", ".join(course["layers"].split("-")) + "]"
+        head += f" {layers} @ {course['epoch']} epochs | vs course | |"
         rule += "---|---|---|"
     lines = [head, rule]
     for technique in techniques:
