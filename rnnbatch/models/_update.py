@@ -65,7 +65,7 @@ def is_plain(opts):
             and opts[L2] == 0.0 and opts[OPTIMIZER] == SGD)
 
 
-@njit(error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def step(params, grad, count, mask, decay, opts, moments, steps):
     """One update of ``params`` from ``grad``, the sum of ``count`` series' terms g (module
     docstring). ``moments`` (2, n) are laid out like params; ``grad`` is used as scratch."""

@@ -112,7 +112,7 @@ def _train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps):
     w_off, b_off, u_off = layer_offsets(sizes, False)
     act = np.zeros(u_off[-1])
     delta = np.zeros(u_off[-1])
-    plain, clip = is_plain(opts), opts[CLIP]
+    plain, clip, lr = is_plain(opts), opts[CLIP], opts[LR]
     mask, grad, total = np.ones(params.shape[0]), np.zeros(params.shape[0]), np.zeros(params.shape[0])
     sse = 0.0
     count = 0
@@ -123,13 +123,13 @@ def _train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps):
         if not np.isfinite(err):
             return np.nan, False
         sse += err * err
-        if plain:
-            _add_update(params, opts[LR], sizes, w_off, b_off, u_off, act, delta)
-            continue
-        grad[:] = 0.0
-        _add_update(grad, 1.0, sizes, w_off, b_off, u_off, act, delta)
-        count = take(params, grad, total, count, r == order.shape[0] - 1, mask, decay, opts,
-                     moments, steps)
+        if not plain:
+            grad[:] = 0.0
+        _add_update(params if plain else grad, lr if plain else 1.0, sizes, w_off, b_off, u_off,
+                    act, delta)
+        if not plain:
+            count = take(params, grad, total, count, r == order.shape[0] - 1, mask, decay, opts,
+                         moments, steps)
     return sse / order.shape[0], True
 
 

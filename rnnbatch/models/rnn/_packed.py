@@ -126,9 +126,11 @@ def _backward(M, sizes, u_off, steps, x, y, lo, clip, act, delta, G):
     g = G.reshape(-1)  # flat: the rows' offsets are constants to LLVM, which can then vectorise
     g[:] = 0.0
     delta[:] = 0.0
+    errs = np.zeros(LANES)  # the step's output error, in the output lane: no branch per lane
     for tau in steps:
         S_out = tau - N + 1  # the output layer's step
-        err = y[S_out - first] - act[tau, units - 1] if S_out >= first else 0.0
+        if S_out >= first:  # the output lane's error enters at this step
+            errs[units - 1] = y[S_out - first] - act[tau, units - 1]
         d0, d1, d2, d3 = delta[0], delta[1], delta[2], delta[3]
         d4, d5, d6, d7 = delta[4], delta[5], delta[6], delta[7]
         started = tau - lo + 1  # layers 1..started are at steps S >= lo
@@ -136,10 +138,9 @@ def _backward(M, sizes, u_off, steps, x, y, lo, clip, act, delta, G):
         for i in range(lanes):
             a = act[tau, i]
             u = (((M[0, i] * d0 + M[1, i] * d1) + (M[2, i] * d2 + M[3, i] * d3))
-                 + ((M[4, i] * d4 + M[5, i] * d5) + (M[6, i] * d6 + M[7, i] * d7)))
-            if S_out >= first and i == units - 1:
-                u += err
+                 + ((M[4, i] * d4 + M[5, i] * d5) + (M[6, i] * d6 + M[7, i] * d7))) + errs[i]
             delta[i] = 0.0 if i >= start else clipped((1.0 - a * a) * u, clip)
+        errs[units - 1] = 0.0
         v0, v1, v2, v3 = act[tau - 1, 0], act[tau - 1, 1], act[tau - 1, 2], act[tau - 1, 3]
         v4, v5, v6, v7 = act[tau - 1, 4], act[tau - 1, 5], act[tau - 1, 6], act[tau - 1, 7]
         xin = x[tau - 1] if tau <= F else 0.0
