@@ -9,9 +9,9 @@ transposed blocks [w1 | ws].T (p + n, n), refreshed after every update.
   activations and deltas are per-layer (steps, n) blocks indexed by loop variables only
   (2D views made once per layer and series: no slicing, no reference counting in the loops).
 * Layers of 8 units or more compute a matrix-vector product as sums of contiguous rows
-  (``_add_rows``: y += z_k M_k, four rows per pass, vectorised along the layer), narrower
+  (``add_rows``: y += z_k M_k, four rows per pass, vectorised along the layer), narrower
   layers as one scalar dot product per unit. The update terms are summed over the steps, four
-  steps per pass along rows of the gradient (``_add_outer``), rows shorter than 8 in registers.
+  steps per pass along rows of the gradient (``add_outer``), rows shorter than 8 in registers.
 * Truncated BPTT of a many-to-many loss (each prediction's error back through its own last k
   steps) runs one backward pass per prediction and sums their deltas: the update terms are
   linear in the deltas, so they are then taken once.
@@ -19,11 +19,9 @@ transposed blocks [w1 | ws].T (p + n, n), refreshed after every update.
 
 import numpy as np
 
-from .._common import activate, clipped, layer_offsets, slope, tanh
+from .._common import NARROW, activate, add_outer, add_rows, clipped, layer_offsets, slope, tanh
 from .._jit import njit
 from .._update import ACTIVATION, BPTT, CLIP, RELU, take
-
-NARROW = 8  # layers narrower than this take the scalar paths (too short to vectorise)
 
 
 @njit
@@ -71,68 +69,6 @@ def _transpose(work, sizes, w_off, wt):
                 T[p + j, i] = Ws[i, j]
 
 
-@njit(inline="always")
-def _add_rows(Y, s, M, m0, Z, z, fresh):
-    """Y[s, :] (+)= sum_k Z[z, k] M[m0 + k, :], rows of M taken four at a time; with ``fresh``
-    the first group sets the row of Y instead of adding to it.
-
-    Each group adds (z0 M0 + z1 M1) + (z2 M2 + z3 M3) to the row of Y: the chain of dependent
-    additions through Y, which lives in memory and is what bounds a matrix-vector product this
-    small, is one per four rows instead of one per row. The inner loop runs along contiguous
-    rows (LLVM vectorises it); the order of the sums is fixed whatever the SIMD width.
-    """
-    n = Y.shape[1]
-    K = Z.shape[1]
-    k = 0
-    while k + 4 <= K:
-        z0, z1, z2, z3 = Z[z, k], Z[z, k + 1], Z[z, k + 2], Z[z, k + 3]
-        r = m0 + k
-        first = fresh and k == 0
-        for i in range(n):
-            t = (z0 * M[r, i] + z1 * M[r + 1, i]) + (z2 * M[r + 2, i] + z3 * M[r + 3, i])
-            Y[s, i] = t if first else Y[s, i] + t
-        k += 4
-    while k < K:
-        zk = Z[z, k]
-        r = m0 + k
-        first = fresh and k == 0
-        for i in range(n):
-            Y[s, i] = zk * M[r, i] if first else Y[s, i] + zk * M[r, i]
-        k += 1
-
-
-@njit(inline="always")
-def _add_outer(G, i, D, Z, shift):
-    """G[i, :] = sum_{S=1..F} D[S, i] Z[S + shift, :] (D is (F + 2, n)), steps four at a time.
-
-    The grouping is :func:`_add_rows`'s, for the same reason: one dependent addition into the
-    row of G per four steps. Rows shorter than NARROW are summed step by step in registers.
-    The sums start at step 1, a constant: from a run-time start they measured 7 % slower.
-    """
-    last = D.shape[0] - 2
-    if G.shape[1] < NARROW:  # short rows: scalar sums over the steps, in registers
-        for j in range(G.shape[1]):
-            total = 0.0
-            for S in range(1, last + 1):
-                total += D[S, i] * Z[S + shift, j]
-            G[i, j] = total
-        return
-    for j in range(G.shape[1]):
-        G[i, j] = 0.0
-    S = 1
-    while S + 3 <= last:
-        d0, d1, d2, d3 = D[S, i], D[S + 1, i], D[S + 2, i], D[S + 3, i]
-        r = S + shift
-        for j in range(G.shape[1]):
-            G[i, j] += (d0 * Z[r, j] + d1 * Z[r + 1, j]) + (d2 * Z[r + 2, j] + d3 * Z[r + 3, j])
-        S += 4
-    while S <= last:
-        d, r = D[S, i], S + shift
-        for j in range(G.shape[1]):
-            G[i, j] += d * Z[r, j]
-        S += 1
-
-
 @njit(error_model="numpy")
 def _forward(work, sizes, x, relu, w_off, b_off, u_off, wt, act):
     """Run the inputs ``x`` (F,) through the net, a layer over all steps at a time.
@@ -168,8 +104,8 @@ def _forward(work, sizes, x, relu, w_off, b_off, u_off, wt, act):
             continue
         T = wt[w_off[L]:w_off[L] + (p + n) * n].reshape((p + n, n))
         for S in range(1, F + 1):
-            _add_rows(A, S, T, 0, below, S, True)
-            _add_rows(A, S, T, p, A, S - 1, False)
+            add_rows(A, S, T, 0, below, S, True)
+            add_rows(A, S, T, p, A, S - 1, False)
             if rectified:  # unswitched by hand: a branch in the loop stops it vectorising
                 for i in range(n):
                     A[S, i] = activate(A[S, i] + b[i], True)
@@ -219,8 +155,8 @@ def _backward(work, sizes, y, top, lo, errs_from, clip, relu, w_off, b_off, u_of
                         acc += y[S - first] - A[S, 0]
                     D[S, i] = clipped(slope(A[S, i], rectified) * acc, clip)
                 continue
-            _add_rows(D, S, Ws, 0, D, S + 1, True)  # a wide layer is never the output layer
-            _add_rows(D, S, W1_up, 0, above, S, False)
+            add_rows(D, S, Ws, 0, D, S + 1, True)  # a wide layer is never the output layer
+            add_rows(D, S, W1_up, 0, above, S, False)
             if rectified:
                 for i in range(n):
                     D[S, i] = clipped(slope(A[S, i], True) * D[S, i], clip)
@@ -247,8 +183,8 @@ def _layer_terms(grad, sizes, w_off, b_off, u_off, act, delta, L):
     G1, Gs = _weights(grad, sizes, w_off, L)
     gb = grad[b_off[L]:b_off[L] + n]
     for i in range(n):
-        _add_outer(G1, i, D, below, 0)
-        _add_outer(Gs, i, D, A, -1)  # A[0] is the zero state: S = 1 adds nothing
+        add_outer(G1, i, D, below, 0)
+        add_outer(Gs, i, D, A, -1)  # A[0] is the zero state: S = 1 adds nothing
         total = 0.0
         for S in range(1, F + 1):
             total += D[S, i]
