@@ -1,7 +1,7 @@
 """The model families, registered in :data:`FAMILIES`: objects with one interface, so that
 nothing outside this package names a family. ``naive`` and ``ar`` are :class:`Baseline`
-objects (fitted in one pass, or not at all); ``dense`` and ``rnn`` are trainable
-:class:`Family` objects.
+objects (fitted in one pass, or not at all); ``dense``, ``rnn``, ``jordan``, ``gru`` and
+``lstm`` are trainable :class:`Family` objects.
 
 A trainable family's module provides ``RECURRENT`` (whether it runs through time), ``INITS``
 (its init schemes), ``input_size(steps)`` (its first layer's size), ``n_params(layers)``,
@@ -26,7 +26,7 @@ from types import ModuleType
 
 import numpy as np
 
-from . import ar, dense, jordan, naive, rnn
+from . import ar, dense, gru, jordan, lstm, naive, rnn
 from ._update import ACTIVATIONS, OPTIMIZERS, READOUTS, new_state, options
 
 
@@ -190,7 +190,8 @@ def _floats(array) -> np.ndarray:
 
 FAMILIES = {"naive": Baseline("naive", naive), "ar": Baseline("ar", ar),
             "dense": Family("dense", dense), "rnn": Family("rnn", rnn),
-            "jordan": Family("jordan", jordan)}
+            "jordan": Family("jordan", jordan), "gru": Family("gru", gru),
+            "lstm": Family("lstm", lstm)}
 TRAINABLE = {name: family for name, family in FAMILIES.items() if family.trainable}
 MODELS = tuple(FAMILIES)
 INITS = tuple(dict.fromkeys(scheme for family in TRAINABLE.values() for scheme in family.inits))
