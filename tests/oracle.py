@@ -356,30 +356,38 @@ def step(params, grad_sum, count, decay, state, *, lr, clip_norm=0.0, l1=0.0, l2
         raise ValueError(f"unknown optimizer {optimizer!r}")
 
 
-def train(model, flat, layers, X, Y, order, *, lr, clip=0.0, bptt=0, batch=1, clip_norm=0.0,
-          l1=0.0, l2=0.0, optimizer="sgd", activation="tanh", state=None):
-    """One epoch -> (new flat vector, optimizer state).
+def train_with(gradient, decay, flat, X, Y, order, *, lr, batch=1, clip_norm=0.0, l1=0.0, l2=0.0,
+               optimizer="sgd", state=None):
+    """One epoch of any model -> (new flat vector, optimizer state).
 
     The series X[i] (inputs), Y[i] (targets) are taken in ``order``, ``batch`` at a time (the
-    last group may be smaller); each group's gradients are computed with the params at the
-    group's start and summed into one ``step``. ``bptt`` and ``activation`` apply to the rnn
-    only.
+    last group may be smaller); each group's terms ``gradient(params, x, targets)`` are
+    computed with the params at the group's start and summed into one ``step``; ``decay``
+    marks the weights.
     """
     params = np.array(flat, dtype=float)
     state = Optimizer(len(params)) if state is None else state
-    decay = decay_mask(model, layers)
     for start in range(0, len(order), batch):
         group = order[start:start + batch]
-        if model == "rnn":
-            grads = [rnn_gradient(params, layers, X[i], Y[i], clip, bptt, activation)
-                     for i in group]
-        elif model == "jordan":
-            grads = [jordan_gradient(params, layers, X[i], Y[i], clip, bptt) for i in group]
-        else:
-            grads = [dense_gradient(params, layers, X[i], Y[i], clip) for i in group]
+        grads = [gradient(params, X[i], Y[i]) for i in group]
         step(params, sum(grads), len(group), decay, state, lr=lr, clip_norm=clip_norm,
              l1=l1, l2=l2, optimizer=optimizer)
     return params, state
+
+
+def train(model, flat, layers, X, Y, order, *, clip=0.0, bptt=0, activation="tanh", **update):
+    """One epoch of an rnn, jordan or dense net (:func:`train_with`); ``bptt`` and
+    ``activation`` apply to the rnn only (``bptt`` to the jordan net too)."""
+    if model == "rnn":
+        def gradient(params, x, y):
+            return rnn_gradient(params, layers, x, y, clip, bptt, activation)
+    elif model == "jordan":
+        def gradient(params, x, y):
+            return jordan_gradient(params, layers, x, y, clip, bptt)
+    else:
+        def gradient(params, x, y):
+            return dense_gradient(params, layers, x, y, clip)
+    return train_with(gradient, decay_mask(model, layers), flat, X, Y, order, **update)
 
 
 def rnn_train(flat, layers, X, Y, lr, clip=0.0):
