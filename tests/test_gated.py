@@ -188,3 +188,11 @@ def test_a_linear_readout_is_kept_for_test_error_and_saved_model(tmp_path):
 def test_a_net_without_cells_is_refused():
     with pytest.raises(ValueError, match="needs a cell"):
         train(TrainConfig("lstm", (1, 1)), make_dataset(DataParams(train=4, test=2)))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_diverging_run_is_reported_not_raised(small, kind, recwarn):
+    result = train(TrainConfig(kind, (1, 5, 1), lr=1.7e308, epochs=3, init="uniform",
+                               readout="linear"), small)
+    assert result.status == "diverged" and np.isnan(result.test_mse[-1])
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
