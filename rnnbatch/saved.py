@@ -2,7 +2,9 @@
 
 They live in the file's schema metadata under ``rnnbatch.params``: JSON of
 ``{"initial": {name: array}, "final": {name: array}}``, arrays as nested lists (rnn: ``w1_L``
-(n, p), ``ws_L`` (n, n), ``b_L`` (n,); dense: ``W_L`` (n, p), ``b_L``, for layer L = 1..N).
+(n, p), ``ws_L`` (n, n), ``b_L`` (n,); dense: ``W_L`` (n, p), ``b_L``, for layer L = 1..N;
+gru, lstm: PyTorch's names, ``weight_ih_l0``, ..., ``readout.weight``, ``readout.bias``, which
+load into torch.nn.GRU / LSTM and an nn.Linear as they are).
 JSON writes each float64 in the shortest form that reads back to the same bits, and keeps the
 metadata text that every Parquet reader accepts. With pyarrow alone::
 
