@@ -70,7 +70,7 @@ INVALID = {
     "unknown-model": (_exp(model='"transformer"'), f"The 'model' of experiment 'x' must be {MODELS}. "
                                                    "Got 'transformer'."),
     "unknown-init": (_exp(init='"xavier"'), "The 'init' of experiment 'x' must be one of 'scaled', "
-                                            "'uniform', 'identity'. Got 'xavier'."),
+                                            "'uniform', 'identity', 'torch'. Got 'xavier'."),
     "init-the-family-lacks": (_exp(model='"dense"', layers="[50, 1]", init='"identity"'),
                               "The 'init' of experiment 'x' cannot be \"identity\" when its "
                               "'model' is \"dense\": the dense family's inits are \"scaled\", "
