@@ -145,8 +145,8 @@ def _block(buf, u, m, rows, width):
 def _deltas(delta, u, m, F, G):
     """Cell m's Di and Dh, two (F + 2, G h) blocks of the delta buffer."""
     block = delta[(F + 2) * 2 * G * u[m]:(F + 2) * 2 * G * u[m + 1]]
-    half = block.shape[0] // 2
-    return block[:half].reshape((F + 2, G * (u[m + 1] - u[m]))), block[half:].reshape((F + 2, G * (u[m + 1] - u[m])))
+    half, shape = block.shape[0] // 2, (F + 2, G * (u[m + 1] - u[m]))
+    return block[:half].reshape(shape), block[half:].reshape(shape)
 
 
 @njit
@@ -310,7 +310,8 @@ def _backward(kind, params, sizes, offs, y, top, lo, errs_from, clip, readout, b
         H, Gt = _block(hs, u, m, F + 1, 1), _block(gt, u, m, F + 1, G)
         R, C = _block(rec, u, m, F + 1, G), _block(cell, u, m, F + 1, 2)
         Di, Dh = _deltas(delta, u, m, F, G)
-        Up, Back, CBack = _block(up, u, m, F + 2, 1), _block(back, u, m, F + 2, 1), _block(cback, u, m, F + 2, 1)
+        Up, Back = _block(up, u, m, F + 2, 1), _block(back, u, m, F + 2, 1)
+        CBack = _block(cback, u, m, F + 2, 1)
         W_hh = params[whh[m]:whh[m] + G * h * h].reshape((G * h, h))
         for i in range(h):
             Back[top + 1, i] = 0.0
@@ -433,7 +434,10 @@ def _series_terms(kind, params, sizes, offs, y, clip, bptt, readout, bufs, summe
 
 @njit
 def _buffers(params, sizes, kind, F):
-    """Offsets, the transposed weights and the per-step buffers (see :func:`_backward`)."""
+    """Offsets, the transposed weights and the buffers: per step and cell hs, gt, rec, cell
+    (:func:`_forward`), yhat; delta (Di and Dh, :func:`_backward`), dout, up (δh from above),
+    back (δh from the next step), cback (LSTM's δc from the next step); and tt, the transposed
+    weight terms (:func:`_terms`)."""
     G = GATES[kind]
     offs = _offsets(sizes, G)
     wt = np.zeros(params.shape[0])
