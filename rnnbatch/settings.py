@@ -106,7 +106,8 @@ SETTINGS = {s.name: s for s in (
             "Part 1 (001)", legacy=True, shown=True,
             backfill=lambda n_rows: n_rows),  # a row an epoch (fewer if the run diverged)
     Setting("init", "scaled", lambda v: v in INITS, "one of " + ", ".join(map(repr, INITS)),
-            pa.string(), "\"scaled\": r = sqrt(3 / temp); \"uniform\": ±1", "Part 2 (000)",
+            pa.string(), "\"scaled\": r = sqrt(3 / temp); \"uniform\": ±1; \"identity\" (rnn): "
+            "Le et al.; \"torch\" (gru, lstm): PyTorch's default", "Part 2 (000); lecture 003",
             legacy=True, shown=True),
     Setting("shuffle", False, lambda v: isinstance(v, bool), "true or false", pa.bool_(),
             "a fresh order of the training series each epoch, from the run's seed",
