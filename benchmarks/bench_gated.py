@@ -20,10 +20,7 @@ for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLA
     os.environ[_var] = "1"
 
 import platform  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -33,6 +30,7 @@ sys.path.insert(0, ROOT)
 
 import numba  # noqa: E402
 
+from bench_kernels import compile_cost, median_time  # noqa: E402  (benchmarks/, beside this script)
 from check_torch import torch_train  # noqa: E402  (benchmarks/check_torch.py, beside this script)
 from rnnbatch.data import DataParams, make_dataset  # noqa: E402
 from rnnbatch.models import FAMILIES  # noqa: E402
@@ -62,20 +60,8 @@ print(time.perf_counter() - start)
 """
 
 
-def median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
 def cold_compile():
-    with tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPATH=ROOT)
-        return float(subprocess.run([sys.executable, "-c", COLD_SCRIPT], env=env, check=True,
-                                    capture_output=True, text=True).stdout)
+    return compile_cost(COLD_SCRIPT, runs=1)[0]
 
 
 def main():

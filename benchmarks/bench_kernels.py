@@ -84,12 +84,13 @@ print(time.perf_counter() - start)
 """
 
 
-def compile_cost():
-    """Seconds from import to the first results of both families, fresh cache then warm cache."""
+def compile_cost(script=COLD_SCRIPT, runs=2):
+    """Seconds from import to the first results of ``script``'s families in fresh interpreters
+    sharing a fresh numba cache: the first run cold, the next ones warm."""
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPATH=ROOT)
-        return [float(subprocess.run([sys.executable, "-c", COLD_SCRIPT], env=env, check=True,
-                                     capture_output=True, text=True).stdout) for _ in range(2)]
+        return [float(subprocess.run([sys.executable, "-c", script], env=env, check=True,
+                                     capture_output=True, text=True).stdout) for _ in range(runs)]
 
 
 def main():

@@ -5,8 +5,10 @@ import textwrap
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
+from numba import njit
 
 # Small enough that a run takes milliseconds once the kernels are compiled.
 TINY_DATA = "[data]\ntrain = 60\ntest = 20\n"
@@ -88,3 +90,52 @@ def assert_one_error_line(result, message: str | None = None, starts: str | None
     if starts is not None:
         assert line.startswith(f"Error: {starts}"), line
     return line
+
+
+def elementwise(scalar):
+    """A numba loop applying the kernels' inline ``scalar`` function (tanh, sigmoid) to each
+    element of a 1-D array, as the kernels call it."""
+    @njit
+    def apply(x):
+        out = np.empty_like(x)
+        for i in range(x.shape[0]):
+            out[i] = scalar(x[i])
+        return out
+    return apply
+
+
+def central_differences(loss, params, indices, eps=1e-6):
+    """(loss(θ + eps e_k) - loss(θ - eps e_k)) / (2 eps) for each k of ``indices``."""
+    numeric = []
+    for k in indices:
+        up, down = params.copy(), params.copy()
+        up[k] += eps
+        down[k] -= eps
+        numeric.append((loss(up) - loss(down)) / (2 * eps))
+    return np.array(numeric)
+
+
+def split_series(series, loss="last"):
+    """Inputs and targets of series rows: the last value, or every next value (many-to-many)."""
+    return series[:, :-1], (series[:, -1:] if loss == "last" else series[:, 1:])
+
+
+def train_epochs(model, layers, series, n_epochs, options, oracle_train=None):
+    """Train from the scaled init (the course's regime, where training is stable and rounding
+    does not amplify) for ``n_epochs``, the series in a fixed shuffled order, through the
+    family's public call or, given ``oracle_train``, the oracle's; returns the parameters."""
+    from rnnbatch.models import FAMILIES
+    from rnnbatch.train import streams
+
+    options = {"lr": 0.05, **options}
+    X, Y = split_series(series, options.pop("loss", "last"))
+    order = np.random.default_rng(1).permutation(len(series)).astype(np.int64)
+    family = FAMILIES[model]
+    params = family.init(layers, "scaled", streams(0)[0])
+    state = None if oracle_train else family.new_state(layers)
+    for _ in range(n_epochs):
+        if oracle_train:
+            params, state = oracle_train(model, params, layers, X, Y, order, **options, state=state)
+        else:
+            assert family.train_epoch(params, layers, X, Y, order, state, **options)[1]
+    return params

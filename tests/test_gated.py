@@ -9,12 +9,12 @@ from rnnbatch import data, report, results
 from rnnbatch.data import DataParams, make_dataset
 from rnnbatch.models import FAMILIES
 from rnnbatch.models._common import sigmoid
-from rnnbatch.models._jit import njit
 from rnnbatch.settings import TrainConfig
 from rnnbatch.train import streams, train
 
 from . import oracle_gated
-from .conftest import TINY_DATA, run_grid_in
+from .conftest import (TINY_DATA, central_differences, elementwise, run_grid_in, split_series,
+                       train_epochs)
 
 KINDS = ("gru", "lstm")
 NETS = [(1, 3, 1), (1, 4, 3, 1)]
@@ -25,8 +25,7 @@ def small():
     return make_dataset(DataParams(seed=3, train=300, test=50, steps=51))
 
 
-def _split(series, loss="last"):
-    return series[:, :-1], (series[:, -1:] if loss == "last" else series[:, 1:])
+_split = split_series
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -62,12 +61,7 @@ def test_inits_draw_each_array_in_order(kind):
                                       np.concatenate(expected))
 
 
-@njit
-def _sigmoids(x):
-    out = np.empty_like(x)
-    for i in range(x.shape[0]):
-        out[i] = sigmoid(x[i])
-    return out
+_sigmoids = elementwise(sigmoid)
 
 
 def test_kernel_sigmoid_is_within_a_few_ulp_of_libm():
@@ -98,13 +92,9 @@ def test_gradient_matches_central_differences(small, kind, layers, loss, bptt, r
     def loss_at(p):
         return oracle_gated.loss(p, kind, layers, X[0], Y[0], readout=readout, **extra)
 
-    eps = 1e-6
-    for k in np.random.default_rng(0).choice(len(params), size=12, replace=False):
-        up, down = params.copy(), params.copy()
-        up[k] += eps
-        down[k] -= eps
-        numeric = (loss_at(up) - loss_at(down)) / (2 * eps)
-        assert grad[k] == pytest.approx(numeric, rel=1e-5, abs=1e-9), k
+    picked = np.random.default_rng(0).choice(len(params), size=12, replace=False)
+    numeric = central_differences(loss_at, params, picked)
+    assert grad[picked] == pytest.approx(numeric, rel=1e-5, abs=1e-9)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -121,22 +111,8 @@ def test_kernel_gradient_equals_oracle(small, kind, options):
 
 
 def _epochs(kind, layers, series, n_epochs, options, *, kernel):
-    """Train from the scaled init for ``n_epochs``, the series in a fixed shuffled order, with
-    the kernel (through the family) or the oracle; returns the parameters."""
-    options = {"lr": 0.05, **options}
-    X, Y = _split(series, options.pop("loss", "last"))
-    order = np.random.default_rng(1).permutation(len(series)).astype(np.int64)
-    family = FAMILIES[kind]
-    params = family.init(layers, "scaled", streams(0)[0])
-    state = family.new_state(layers) if kernel else None
-    for _ in range(n_epochs):
-        if kernel:
-            _, ok = family.train_epoch(params, layers, X, Y, order, state, **options)
-            assert ok
-        else:
-            params, state = oracle_gated.train(kind, params, layers, X, Y, order, **options,
-                                               state=state)
-    return params
+    return train_epochs(kind, layers, series, n_epochs, options,
+                        None if kernel else oracle_gated.train)
 
 
 # (layers, series, epochs, options): the course's per-series SGD for hundreds of updates, then

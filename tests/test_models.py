@@ -3,7 +3,6 @@ determinism, divergence. Kernels are reached through the registered families' pu
 
 import numpy as np
 import pytest
-from numba import njit
 
 from rnnbatch.data import DataParams, make_dataset
 from rnnbatch.models import FAMILIES as REGISTERED
@@ -12,6 +11,7 @@ from rnnbatch.models._common import tanh
 from rnnbatch.train import TrainConfig, streams, train
 
 from . import oracle
+from .conftest import central_differences, elementwise, split_series, train_epochs
 
 LOSSES = {"rnn": oracle.rnn_loss, "dense": oracle.dense_loss, "jordan": oracle.jordan_loss}
 PREDICT = {"rnn": oracle.rnn_predict, "dense": oracle.dense_predict,
@@ -45,28 +45,11 @@ def _init(family, layers, seed=0, scheme="scaled"):
     return family.init(layers, scheme, streams(seed)[0])
 
 
-def _split(series, loss="last"):
-    return series[:, :-1], (series[:, -1:] if loss == "last" else series[:, 1:])
+_split = split_series
 
 
 def _epochs(model, layers, series, n_epochs, options, *, kernel):
-    """Train from the scaled init (the course's regime, where training is stable and rounding
-    does not amplify) for ``n_epochs``, the series in a fixed shuffled order, with the kernel
-    (through the family) or the oracle; returns the parameters."""
-    options = {"lr": 0.05, **options}
-    loss = options.pop("loss", "last")
-    X, Y = _split(series, loss)
-    order = np.random.default_rng(1).permutation(len(series)).astype(np.int64)
-    family = REGISTERED[model]
-    params = _init(family, layers)
-    state = family.new_state(layers) if kernel else None
-    for _ in range(n_epochs):
-        if kernel:
-            _, ok = family.train_epoch(params, layers, X, Y, order, state, **options)
-            assert ok
-        else:
-            params, state = oracle.train(model, params, layers, X, Y, order, **options, state=state)
-    return params
+    return train_epochs(model, layers, series, n_epochs, options, None if kernel else oracle.train)
 
 
 @pytest.mark.parametrize("model,layers", CASES)
@@ -129,13 +112,8 @@ def test_gradient_matches_central_differences(small, model, layers, options):
     def loss(p):
         return LOSSES[model](p, layers, X[0], Y[0], **extra)
 
-    eps = 1e-6
-    for k in np.random.default_rng(0).choice(len(params), size=min(30, len(params)), replace=False):
-        up, down = params.copy(), params.copy()
-        up[k] += eps
-        down[k] -= eps
-        numeric = (loss(up) - loss(down)) / (2 * eps)
-        assert grad[k] == pytest.approx(numeric, **tolerance), k
+    picked = np.random.default_rng(0).choice(len(params), size=min(30, len(params)), replace=False)
+    assert grad[picked] == pytest.approx(central_differences(loss, params, picked), **tolerance)
 
 
 @pytest.mark.parametrize("model,layers", [("rnn", (1, 3, 3, 1)), ("rnn", (1, 5, 4, 1)), ("dense", (50, 7, 3, 1))])
@@ -155,13 +133,9 @@ def test_regularised_step_follows_the_penalised_loss(small, model, layers):
         weights = p[decay == 1]
         return LOSSES[model](p, layers, X[0], Y[0]) + l2 / 2 * weights @ weights + l1 * np.abs(weights).sum()
 
-    eps = 1e-6
-    for k in np.random.default_rng(0).choice(len(params), size=20, replace=False):
-        up, down = params.copy(), params.copy()
-        up[k] += eps
-        down[k] -= eps
-        numeric = (penalised(up) - penalised(down)) / (2 * eps)
-        assert (params[k] - stepped[k]) / lr == pytest.approx(numeric, rel=1e-5, abs=1e-9), k
+    picked = np.random.default_rng(0).choice(len(params), size=20, replace=False)
+    numeric = central_differences(penalised, params, picked)
+    assert (params[picked] - stepped[picked]) / lr == pytest.approx(numeric, rel=1e-5, abs=1e-9)
     assert set(np.unique(decay)) == {0.0, 1.0}
     assert np.array_equal(decay == 0, np.isin(np.arange(len(params)), _bias_positions(family, layers)))
 
@@ -243,12 +217,7 @@ def test_ar_with_l2_solves_the_ridge_normal_equations(small):
     np.testing.assert_allclose(REGISTERED["ar"].predict(params, (), X), design @ expected, atol=1e-12)
 
 
-@njit
-def _kernel_tanh(x):
-    out = np.empty_like(x)
-    for i in range(x.shape[0]):
-        out[i] = tanh(x[i])
-    return out
+_kernel_tanh = elementwise(tanh)
 
 
 def test_kernel_tanh_is_within_a_few_ulp_of_libm():
