@@ -1,6 +1,6 @@
 """Aggregate result files into one row per configuration (its settings across seeds).
 
-Per configuration: seeds, epochs, final test MSE mean ± std (sample std over seeds) with min and
+Per configuration: its settings away from their defaults, seeds, epochs, final test MSE mean ± std (sample std over seeds) with min and
 max, the best mean test MSE and its epoch, seconds per epoch, and how many runs diverged.
 Where a configuration is one the course states a figure for, the figure stands beside the
 measurement with whether it was met, and if not, the first epoch where the seed-mean curve
@@ -144,6 +144,14 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def _changed(row: dict) -> str:
+    """The row's settings away from their defaults, but those with columns of their own, as
+    the ``--dry-run`` line writes them (``loss=every optimizer=adam``)."""
+    return " ".join(s.describe(row[s.name]) for s in TUNABLE
+                    if s.name not in ("layers", "lr", "epochs", "init")
+                    and row[s.name] not in (None, s.default)) or "–"
+
+
 def _display(row: dict) -> dict:
     """The human table's columns."""
     course = "–"
@@ -154,7 +162,7 @@ def _display(row: dict) -> dict:
                        else ", not reached")
     return {
         "experiment": row["experiment"], "model": row["model"], "layers": row["layers"] or "–",
-        "lr": _fmt(row["lr"]), "seeds": str(row["seeds"]),
+        "lr": _fmt(row["lr"]), "settings": _changed(row), "seeds": str(row["seeds"]),
         "epoch": str(row["epoch"]),
         "test MSE": f"{row['test_mse_mean']:.5f} ± {_fmt(row['test_mse_std'] or 0.0)}"
         if row["test_mse_mean"] is not None else "–",

@@ -35,7 +35,7 @@ def test_report_table(cli_runner, res):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].split("  ")[0] == "experiment"
-    for header in ("model", "layers", "lr", "seeds", "epoch", "test MSE", "min–max",
+    for header in ("model", "layers", "lr", "settings", "seeds", "epoch", "test MSE", "min–max",
                    "best (epoch)", "s/epoch", "diverged", "course figure"):
         assert header in lines[0]
     assert set(lines[1]) == {"-", " "}
@@ -73,7 +73,7 @@ def test_report_formats(cli_runner, res):
 
     md = markdown.splitlines()
     assert md[0].startswith("| experiment | model | layers | lr |") and md[0].endswith("| course figure |")
-    assert md[1] == "|" + "---|" * 12
+    assert md[1] == "|" + "---|" * 13
     assert len(md) == 2 + 4 and all(line.startswith("| ") for line in md[2:])
     assert len(table.splitlines()) == 2 + 4
 
