@@ -163,10 +163,10 @@ def _backward(work, sizes, y, top, lo, errs_from, clip, relu, w_off, b_off, u_of
             else:
                 for i in range(n):
                     D[S, i] = clipped((1.0 - A[S, i] * A[S, i]) * D[S, i], clip)
-        for S in range(1, lo):  # steps the pass does not reach
-            for i in range(n):
-                D[S, i] = 0.0
-        if grad.shape[0]:
+        if grad.shape[0]:  # (a pass per prediction sums only the steps it reached instead)
+            for S in range(1, lo):  # steps the pass does not reach add nothing to the terms
+                for i in range(n):
+                    D[S, i] = 0.0
             _layer_terms(grad, sizes, w_off, b_off, u_off, act, delta, L)
 
 
