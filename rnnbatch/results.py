@@ -78,7 +78,8 @@ def to_table(run: Run, dataset, result, started: float, ended: float) -> pa.Tabl
               "started": _iso(started), "ended": _iso(ended)}
     metadata = {RUN_KEY: json.dumps(record, sort_keys=True)}
     if result.params is not None:
-        metadata[PARAMS_KEY] = params_bytes(c.model, c.layers, result.initial, result.params)
+        metadata[PARAMS_KEY] = params_bytes(c.model, c.layers, result.initial, result.params,
+                                            c.bidirectional)
     return pa.table(columns, schema=SCHEMA).replace_schema_metadata(metadata)
 
 

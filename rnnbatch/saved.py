@@ -31,10 +31,12 @@ PARAMS_KEY = b"rnnbatch.params"
 RUN_KEY = b"rnnbatch.run"
 
 
-def params_bytes(model: str, layers, initial: np.ndarray | None, final: np.ndarray) -> bytes:
+def params_bytes(model: str, layers, initial: np.ndarray | None, final: np.ndarray,
+                 bidirectional: bool = False) -> bytes:
     """The named initial (if trained) and final parameters of a ``model`` net, as metadata JSON."""
     family = FAMILIES[model]
-    named = {which: {name: array.tolist() for name, array in family.named(params, layers).items()}
+    named = {which: {name: array.tolist()
+                     for name, array in family.named(params, layers, bidirectional).items()}
              for which, params in (("initial", initial), ("final", final)) if params is not None}
     return json.dumps(named).encode()
 
@@ -54,8 +56,9 @@ class Model:
     def predict(self, inputs: np.ndarray) -> np.ndarray:
         """The prediction for each row of ``inputs`` (n_series, steps - 1), in series order."""
         family = FAMILIES[self.model]
-        return family.predict(family.flat(self.arrays, self.layers), self.layers,
-                              model_inputs(np.asarray(inputs), self.reverse), **self.net)
+        params = family.flat(self.arrays, self.layers, self.net.get("bidirectional", False))
+        return family.predict(params, self.layers, model_inputs(np.asarray(inputs), self.reverse),
+                              **self.net)
 
 
 def load_model(path: str | Path) -> Model:

@@ -154,6 +154,10 @@ SETTINGS = {s.name: s for s in (
             "lecture 003: identity-initialised ReLU nets"),
     Setting("readout", "tanh", lambda v: v in READOUTS, "one of " + ", ".join(map(repr, READOUTS)),
             pa.string(), "the output unit's activation", "the course's tanh; linear beyond it"),
+    Setting("bidirectional", False, lambda v: isinstance(v, bool), "true or false", pa.bool_(),
+            "each hidden layer gets a second direction reading the series from its end; the "
+            "output unit reads both directions' final states (rnn, gru, lstm)",
+            "lecture 004: bidirectional RNNs"),
 )}
 TUNABLE = [s for s in SETTINGS.values() if s.name not in ("model", "seed")]  # none for naive
 
@@ -190,6 +194,15 @@ CONFLICTS = (
     Conflict("reverse", "loss", lambda reverse, loss: reverse and loss == "every",
              lambda *_: "fed last value first, a series has no next value to predict after "
                         "each step"),
+    Conflict("bidirectional", "model",
+             lambda both, model: both and not FAMILIES[model].bidirectional,
+             lambda _, model: f"a {model} net reads a series one way only"),
+    Conflict("bidirectional", "loss", lambda both, loss: both and loss == "every",
+             lambda *_: "reading the series from its end too, each step's output would see the "
+                        "value it predicts"),
+    Conflict("bidirectional", "bptt", lambda both, bptt: both and bptt > 0,
+             lambda *_: "truncated BPTT is defined for one direction; a net reading both ways "
+                        "backpropagates through every step"),
 )
 
 
@@ -228,7 +241,7 @@ def _check_fits(config, steps: int) -> None:
     first = family.input_size(steps)
     if layers[0] != first:
         raise ValueError(f"a {config.model} net on {steps}-step series starts with {first}")
-    family.n_params(layers)  # a family refuses the shapes it cannot take (ValueError)
+    family.n_params(layers, config.bidirectional)  # a family refuses shapes it cannot take
 
 
 TrainConfig = dataclasses.make_dataclass(

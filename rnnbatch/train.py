@@ -73,12 +73,12 @@ def train(config: TrainConfig, data: Dataset) -> TrainResult:
         return result
 
     init_rng, shuffle_rng, noise_rng = streams(config.seed)
-    params = family.init(config.layers, config.init, init_rng)
-    result = TrainResult(family.n_params(config.layers), initial=params.copy(), params=params)
+    params = family.init(config.layers, config.init, init_rng, config.bidirectional)
+    result = TrainResult(len(params), initial=params.copy(), params=params)
     inputs = model_inputs(data.train[:, :-1], config.reverse)
     wanted = targets(data.train, config.loss)
     test_inputs = model_inputs(data.test[:, :-1], config.reverse)
-    state = family.new_state(config.layers)
+    state = family.new_state(config.layers, config.bidirectional)
     kernel = {name: getattr(config, name) for name in KERNEL_SETTINGS}
     order = np.arange(len(data.train), dtype=np.int64)
     fed = np.empty_like(inputs) if config.noise else inputs
@@ -106,7 +106,7 @@ def train(config: TrainConfig, data: Dataset) -> TrainResult:
 
 # the settings that make a net's function from its parameters (predicting takes them too), and
 # all a family's training kernel takes (the others shape its data, or the run)
-NET_SETTINGS = ("activation", "readout")
+NET_SETTINGS = ("activation", "readout", "bidirectional")
 KERNEL_SETTINGS = ("lr", "clip", "bptt", "batch", "clip_norm", "l1", "l2", "optimizer",
                    *NET_SETTINGS)
 

@@ -43,7 +43,7 @@ def test_arrays_are_pytorchs(kind):
     np.testing.assert_array_equal(np.concatenate([a.ravel() for a in named.values()]), params)
     np.testing.assert_array_equal(family.flat(named, layers), params)
     np.testing.assert_array_equal(family.decay(layers), oracle_gated.decay_mask(kind, layers))
-    with pytest.raises(ValueError, match="needs a cell"):
+    with pytest.raises(ValueError, match="needs a hidden layer"):
         family.n_params((1, 1))
 
 
@@ -162,7 +162,7 @@ def test_a_linear_readout_is_kept_for_test_error_and_saved_model(tmp_path):
 
 
 def test_a_net_without_cells_is_refused():
-    with pytest.raises(ValueError, match="needs a cell"):
+    with pytest.raises(ValueError, match="needs a hidden layer"):
         train(TrainConfig("lstm", (1, 1)), make_dataset(DataParams(train=4, test=2)))
 
 

@@ -93,6 +93,6 @@ init = "identity"
     [path] = (res / "model=rnn").iterdir()
     dataset = data.load(next((tmp_path / "data").iterdir()))
     model = rnnbatch.load_model(path)
-    assert model.reverse and model.net == {"activation": "relu", "readout": "tanh"}
+    assert model.reverse and model.net == {"activation": "relu", "readout": "tanh", "bidirectional": False}
     predicted = model.predict(dataset.test[:, :-1])
     assert float(np.mean((dataset.test[:, -1] - predicted) ** 2)) == row["test_mse_mean"]

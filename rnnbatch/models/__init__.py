@@ -3,11 +3,13 @@ nothing outside this package names a family. ``naive`` and ``ar`` are :class:`Ba
 objects (fitted in one pass, or not at all); ``dense``, ``rnn``, ``jordan``, ``gru`` and
 ``lstm`` are trainable :class:`Family` objects.
 
-A trainable family's module provides ``RECURRENT`` (whether it runs through time), ``INITS``
-(its init schemes), ``input_size(steps)`` (its first layer's size), ``n_params(layers)``,
+A trainable family's module provides ``RECURRENT`` (whether it runs through time),
+``BIDIRECTIONAL_NETS`` (whether its nets can read the series both ways), ``INITS`` (its init
+schemes), ``input_size(steps)`` (its first layer's size), ``n_params(layers)``,
 ``init(layers, scheme, rng)``, ``named(params, layers)`` / ``flat(arrays, layers)`` (the flat
-vector as named arrays and back), ``is_weight(name)`` (which arrays L1/L2 regularise: weights,
-not biases) and three numba kernels over the flat vector, with inputs and targets apart:
+vector as named arrays and back; the four take ``bidirectional`` last when the family has
+such nets), ``is_weight(name)`` (which arrays L1/L2 regularise: weights, not biases) and
+three numba kernels over the flat vector, with inputs and targets apart:
 
 * ``_train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps)``: an epoch, each
   batch's summed update terms taken by the shared step (``_update.step``);
@@ -39,7 +41,7 @@ class Baseline:
     name: str
     module: ModuleType
     trainable = False
-    recurrent = False
+    recurrent = bidirectional = False
     inits = activations = readouts = ()
 
     def takes(self, setting: str) -> bool:
@@ -53,10 +55,10 @@ class Baseline:
         """Its parameters for series whose inputs and last values these are."""
         return self.module.fit(_floats(inputs), _floats(last), **settings)
 
-    def named(self, params: np.ndarray, layers) -> dict[str, np.ndarray]:
+    def named(self, params: np.ndarray, layers, bidirectional: bool = False) -> dict[str, np.ndarray]:
         return self.module.named(params)
 
-    def flat(self, arrays: dict, layers) -> np.ndarray:
+    def flat(self, arrays: dict, layers, bidirectional: bool = False) -> np.ndarray:
         return self.module.flat(arrays)
 
     def predict(self, params: np.ndarray, layers, inputs: np.ndarray, **net) -> np.ndarray:
@@ -80,15 +82,28 @@ class Family:
         """Whether it runs through time (has steps to backpropagate through, an output a step)."""
         return self.module.RECURRENT
 
+    @property
+    def bidirectional(self) -> bool:
+        """Whether its nets can read the series both ways (``bidirectional`` below)."""
+        return self.module.BIDIRECTIONAL_NETS
+
     def input_size(self, steps: int) -> int:
         """The size of the first of its layers for series of ``steps`` values."""
         return self.module.input_size(steps)
 
-    def n_params(self, layers) -> int:
-        return self.module.n_params(layers)
+    def _net(self, layers, bidirectional: bool) -> tuple:
+        """The net's shape as the module's n_params, init, named and flat take it."""
+        if bidirectional and not self.bidirectional:
+            raise ValueError(f"a {self.name} net reads a series one way only")
+        return (layers, bidirectional) if self.bidirectional else (layers,)
 
-    def init(self, layers, scheme: str, rng: np.random.Generator) -> np.ndarray:
-        return self.module.init(layers, scheme, rng)
+    def n_params(self, layers, bidirectional: bool = False) -> int:
+        return self.module.n_params(*self._net(layers, bidirectional))
+
+    def init(self, layers, scheme: str, rng: np.random.Generator,
+             bidirectional: bool = False) -> np.ndarray:
+        layers, *two_way = self._net(layers, bidirectional)
+        return self.module.init(layers, scheme, rng, *two_way)
 
     @property
     def inits(self) -> tuple:
@@ -104,34 +119,34 @@ class Family:
         """Its output unit's activations (the first is the default)."""
         return self.module.READOUTS
 
-    def named(self, params: np.ndarray, layers) -> dict[str, np.ndarray]:
+    def named(self, params: np.ndarray, layers, bidirectional: bool = False) -> dict[str, np.ndarray]:
         """The parameters by name, as the module names and shapes them."""
-        return self.module.named(params, layers)
+        return self.module.named(params, *self._net(layers, bidirectional))
 
-    def flat(self, arrays: dict, layers) -> np.ndarray:
-        return self.module.flat(arrays, layers)
+    def flat(self, arrays: dict, layers, bidirectional: bool = False) -> np.ndarray:
+        return self.module.flat(arrays, *self._net(layers, bidirectional))
 
     @functools.lru_cache(maxsize=64)  # once per net, not once per epoch
-    def decay(self, layers) -> np.ndarray:
+    def decay(self, layers, bidirectional: bool = False) -> np.ndarray:
         """1.0 at the weights (which L1/L2 regularise), 0.0 at the biases, in the flat layout
         (shared: not to be written)."""
-        named = self.named(np.ones(self.n_params(layers)), layers)
+        named = self.named(np.ones(self.n_params(layers, bidirectional)), layers, bidirectional)
         return self.flat({name: a * self.module.is_weight(name) for name, a in named.items()},
-                         layers)
+                         layers, bidirectional)
 
-    def new_state(self, layers) -> tuple[np.ndarray, np.ndarray]:
+    def new_state(self, layers, bidirectional: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """A fresh optimizer state for :meth:`train_epoch` (see ``_update.new_state``)."""
-        return new_state(self.n_params(layers))
+        return new_state(self.n_params(layers, bidirectional))
 
     def train_epoch(self, params: np.ndarray, layers, inputs: np.ndarray, targets: np.ndarray,
                     order: np.ndarray, state, lr: float, clip: float = 0.0, bptt: int = 0,
                     batch: int = 1, clip_norm: float = 0.0, l1: float = 0.0, l2: float = 0.0,
-                    optimizer: str = "sgd", activation: str = "tanh",
-                    readout: str = "tanh") -> tuple[float, bool]:
+                    optimizer: str = "sgd", activation: str = "tanh", readout: str = "tanh",
+                    bidirectional: bool = False) -> tuple[float, bool]:
         """One epoch over the series ``order`` picks, updating ``params`` and ``state`` (from
         :meth:`new_state`) in place; ``targets`` (n_series, k) are the values the last k steps
         predict. Returns (mean squared error of the final prediction before each update, ok)."""
-        inputs, targets = self._arrays(params, layers, inputs, targets)
+        inputs, targets = self._arrays(params, layers, bidirectional, inputs, targets, bptt)
         order = np.asarray(order)
         if order.dtype != np.int64 or order.ndim != 1 or (
                 order.size and not 0 <= order.min() <= order.max() < len(inputs)):
@@ -139,41 +154,48 @@ class Family:
         if not (params.flags.c_contiguous and params.flags.writeable and params.dtype == np.float64):
             raise ValueError("params are updated in place: a writable, contiguous float64 array")
         return self.module._train_epoch(
-            params, _sizes(layers), inputs, targets, order, self.decay(tuple(layers)),
-            options(lr, clip, bptt, batch, clip_norm, l1, l2, optimizer, activation, readout),
+            params, _sizes(layers), inputs, targets, order, self.decay(tuple(layers), bidirectional),
+            options(lr, clip, bptt, batch, clip_norm, l1, l2, optimizer, activation, readout,
+                    bidirectional),
             *state)
 
     def predict(self, params: np.ndarray, layers, inputs: np.ndarray, activation: str = "tanh",
-                readout: str = "tanh") -> np.ndarray:
+                readout: str = "tanh", bidirectional: bool = False) -> np.ndarray:
         """The prediction for each row of ``inputs`` (n_series, steps - 1)."""
-        inputs, _ = self._arrays(params, layers, inputs)
+        inputs, _ = self._arrays(params, layers, bidirectional, inputs)
         return self.module._predict(_floats(params), _sizes(layers), inputs,
-                                    options(1.0, activation=activation, readout=readout))
+                                    options(1.0, activation=activation, readout=readout,
+                                            bidirectional=bidirectional))
 
     def gradient(self, params: np.ndarray, layers, inputs: np.ndarray, targets: np.ndarray,
                  clip: float = 0.0, bptt: int = 0, activation: str = "tanh",
-                 readout: str = "tanh") -> np.ndarray:
+                 readout: str = "tanh", bidirectional: bool = False) -> np.ndarray:
         """dL/dθ of L = ½ Σ (y - ŷ)² over the series in the rows of ``inputs`` and ``targets``
         (BPTT shaped by ``clip`` and ``bptt`` as in training)."""
-        inputs, targets = self._arrays(params, layers, inputs, targets)
+        inputs, targets = self._arrays(params, layers, bidirectional, inputs, targets, bptt)
         sizes, params = _sizes(layers), _floats(params)
-        opts = options(1.0, clip, bptt, activation=activation, readout=readout)
+        opts = options(1.0, clip, bptt, activation=activation, readout=readout,
+                       bidirectional=bidirectional)
         return -sum(self.module._terms(params, sizes, x, y, opts) for x, y in zip(inputs, targets))
 
-    def _arrays(self, params, layers, inputs, targets=None):
-        """``inputs`` and ``targets`` as the kernels read them, once checked against the net:
-        the kernels index without bounds checks."""
+    def _arrays(self, params, layers, bidirectional, inputs, targets=None, bptt=0):
+        """``inputs`` and ``targets`` as the kernels read them, once checked against the net
+        (and ``bptt``): the kernels index without bounds checks."""
         inputs = _floats(inputs)
-        if np.shape(params) != (self.n_params(layers),):
-            raise ValueError(f"a {self.name} net {list(layers)} has {self.n_params(layers)} "
-                             f"parameters, not {np.shape(params)}")
+        n = self.n_params(layers, bidirectional)
+        if np.shape(params) != (n,):
+            raise ValueError(f"a {self.name} net {list(layers)} has {n} parameters, "
+                             f"not {np.shape(params)}")
         if inputs.ndim != 2 or inputs.shape[1] < 1 or layers[0] != self.input_size(inputs.shape[1] + 1):
             raise ValueError(f"inputs of shape {inputs.shape} do not fit a {self.name} net "
                              f"{list(layers)}: rows of steps - 1 values")
         if targets is None:
             return inputs, None
         targets = _floats(targets)
-        most = inputs.shape[1] if self.recurrent else 1  # a target per step at most
+        # a target per step at most; a net reading both ways predicts after the last only
+        most = inputs.shape[1] if self.recurrent and not bidirectional else 1
+        if bidirectional and bptt:
+            raise ValueError("a net reading both ways backpropagates through every step: bptt 0")
         if targets.ndim != 2 or len(targets) != len(inputs) or not 1 <= targets.shape[1] <= most:
             raise ValueError(f"targets of shape {targets.shape} for inputs of shape "
                              f"{inputs.shape}: a row per series of 1 to {most} values")

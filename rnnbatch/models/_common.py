@@ -27,6 +27,12 @@ from ._jit import njit
 NARROW = 8  # rows shorter than this take the scalar paths (too short to vectorise)
 
 
+def init_radius(p: int, n: int) -> float:
+    """Course file 000: r = sqrt(3 / temp), a recurrent layer's inputs counting itself:
+    temp = (p + 2n) / 2."""
+    return float(np.sqrt(3.0 / ((p + 2 * n) / 2.0)))
+
+
 def init_uniform(shapes, radii, rng: np.random.Generator) -> np.ndarray:
     """Per layer, in layout order, the weights then the bias, uniform in [-r, r).
 

@@ -39,17 +39,19 @@ READOUTS = ("tanh", "linear")  # of the output unit
 
 # the options vector's entries (ints and choices stored as exact floats)
 OPTIONS = ("lr", "clip", "bptt", "batch", "clip_norm", "l1", "l2", "optimizer", "activation",
-           "readout")
-LR, CLIP, BPTT, BATCH, CLIP_NORM, L1, L2, OPTIMIZER, ACTIVATION, READOUT = range(len(OPTIONS))
+           "readout", "bidirectional")
+(LR, CLIP, BPTT, BATCH, CLIP_NORM, L1, L2, OPTIMIZER, ACTIVATION, READOUT,
+ BIDIRECTIONAL) = range(len(OPTIONS))
 
 
 def options(lr: float, clip: float = 0.0, bptt: int = 0, batch: int = 1, clip_norm: float = 0.0,
             l1: float = 0.0, l2: float = 0.0, optimizer: str = "sgd", activation: str = "tanh",
-            readout: str = "tanh") -> np.ndarray:
-    """The kernels' options vector: ``clip`` and ``bptt`` shape BPTT, ``activation`` and
-    ``readout`` the net, the rest the update."""
+            readout: str = "tanh", bidirectional: bool = False) -> np.ndarray:
+    """The kernels' options vector: ``clip`` and ``bptt`` shape BPTT, ``activation``,
+    ``readout`` and ``bidirectional`` the net, the rest the update."""
     return np.array([lr, clip, bptt, batch, clip_norm, l1, l2, OPTIMIZERS.index(optimizer),
-                     ACTIVATIONS.index(activation), READOUTS.index(readout)], dtype=np.float64)
+                     ACTIVATIONS.index(activation), READOUTS.index(readout), bidirectional],
+                    dtype=np.float64)
 
 
 def new_state(n_params: int) -> tuple[np.ndarray, np.ndarray]:

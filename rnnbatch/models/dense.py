@@ -26,7 +26,7 @@ from ._update import CLIP, LR, is_plain, take
 
 INITS = ("scaled", "uniform")
 ACTIVATIONS = READOUTS = ("tanh",)
-RECURRENT = False
+RECURRENT = BIDIRECTIONAL_NETS = False
 
 
 def layer_shapes(layers):

@@ -23,9 +23,10 @@ layout, inits and kernels: ``_gated``.
 """
 
 from . import _gated
-from ._gated import ACTIVATIONS, INITS, READOUTS, RECURRENT, input_size, is_weight
+from ._gated import (ACTIVATIONS, BIDIRECTIONAL_NETS, INITS, READOUTS, RECURRENT, input_size,
+                     is_weight)
 
 n_params, init, named, flat, _train_epoch, _predict, _terms = _gated.functions(_gated.GRU)
 
-__all__ = ["ACTIVATIONS", "INITS", "READOUTS", "RECURRENT", "input_size", "is_weight",
+__all__ = ["ACTIVATIONS", "BIDIRECTIONAL_NETS", "INITS", "READOUTS", "RECURRENT", "input_size", "is_weight",
            "n_params", "init", "named", "flat"]

@@ -30,6 +30,7 @@ from ._update import BPTT, CLIP, take
 INITS = ("scaled", "uniform")
 ACTIVATIONS = READOUTS = ("tanh",)
 RECURRENT = True
+BIDIRECTIONAL_NETS = False  # its output feeds back: one way only
 
 
 def input_size(steps: int) -> int:

@@ -22,9 +22,10 @@ Arrays ``weight_ih_l{l}`` (4h, p), ``weight_hh_l{l}`` (4h, h), ``bias_ih_l{l}``,
 """
 
 from . import _gated
-from ._gated import ACTIVATIONS, INITS, READOUTS, RECURRENT, input_size, is_weight
+from ._gated import (ACTIVATIONS, BIDIRECTIONAL_NETS, INITS, READOUTS, RECURRENT, input_size,
+                     is_weight)
 
 n_params, init, named, flat, _train_epoch, _predict, _terms = _gated.functions(_gated.LSTM)
 
-__all__ = ["ACTIVATIONS", "INITS", "READOUTS", "RECURRENT", "input_size", "is_weight",
+__all__ = ["ACTIVATIONS", "BIDIRECTIONAL_NETS", "INITS", "READOUTS", "RECURRENT", "input_size", "is_weight",
            "n_params", "init", "named", "flat"]

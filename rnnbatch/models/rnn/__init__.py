@@ -34,13 +34,15 @@ alone, the same whatever the CPU's SIMD width) are in ``_general.py`` (any sizes
 
 import numpy as np
 
-from .._common import init_uniform, layered_names
+from .. import _gated
+from .._common import init_radius, init_uniform, layered_names
+from .._update import BIDIRECTIONAL
 from . import _general, _packed
 
 INITS = ("scaled", "uniform", "identity")
 ACTIVATIONS = ("tanh", "relu")
 READOUTS = ("tanh",)
-RECURRENT = True
+RECURRENT = BIDIRECTIONAL_NETS = True
 
 
 def layer_shapes(layers):
@@ -48,25 +50,24 @@ def layer_shapes(layers):
     return [(n, p + n) for p, n in zip(layers[:-1], layers[1:])]
 
 
-def init_radius(p: int, n: int) -> float:
-    """Course file 000: r = sqrt(3 / temp), an RNN layer's inputs counting itself: temp = (p + 2n) / 2."""
-    return float(np.sqrt(3.0 / ((p + 2 * n) / 2.0)))
-
-
 def input_size(steps: int) -> int:
     """The first layer's size: one value a step."""
     return 1
 
 
-def n_params(layers) -> int:
+def n_params(layers, bidirectional: bool = False) -> int:
+    if bidirectional:
+        return _gated.n_params(_gated.ELMAN, layers, True)
     return sum(rows * cols + rows for rows, cols in layer_shapes(layers))
 
 
-def init(layers, scheme: str, rng: np.random.Generator) -> np.ndarray:
+def init(layers, scheme: str, rng: np.random.Generator, bidirectional: bool = False) -> np.ndarray:
     """``scaled`` (the course) or ``uniform`` (±1): every array uniform, layer by layer.
     ``identity`` (lecture 003, Le et al. 2015): below the output layer, w1 ~ N(0, 0.001²),
     ws = I and b = 0, so a ReLU layer starts by carrying its state forward; the output layer
-    is the course's (scaled)."""
+    is the course's (scaled). A bidirectional net's: see ``_gated``."""
+    if bidirectional:
+        return _gated.init(_gated.ELMAN, layers, scheme, rng, True)
     radii = [init_radius(p, n) for p, n in zip(layers[:-1], layers[1:])]
     if scheme != "identity":
         return init_uniform(layer_shapes(layers), radii if scheme == "scaled" else None, rng)
@@ -82,7 +83,19 @@ def columns(p: int, n: int):
     return [("w1", p), ("ws", n)]
 
 
-named, flat, is_weight = layered_names(columns)
+_named, _flat, is_weight = layered_names(columns)
+
+
+def named(params: np.ndarray, layers, bidirectional: bool = False) -> dict[str, np.ndarray]:
+    if bidirectional:
+        return _gated.named(_gated.ELMAN, params, layers, True)
+    return _named(params, layers)
+
+
+def flat(arrays: dict, layers, bidirectional: bool = False) -> np.ndarray:
+    if bidirectional:
+        return _gated.flat(_gated.ELMAN, arrays, layers, True)
+    return _flat(arrays, layers)
 
 
 # The dispatch runs in Python, so that a run compiles only the path it takes.
@@ -90,17 +103,24 @@ named, flat, is_weight = layered_names(columns)
 def _train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps):
     """One epoch over inputs ``X[order]`` and targets ``Y[order]`` (module docstring), an update
     per batch through the shared step; returns (mean squared final-step error, ok)."""
+    if opts[BIDIRECTIONAL]:
+        return _gated.train_epoch(_gated.ELMAN, params, sizes, X, Y, order, decay, opts, moments,
+                                  steps)
     path = _packed if _packed.packs(sizes, Y.shape[1], X.shape[1], opts) else _general
     return path.train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps)
 
 
 def _predict(params, sizes, X, opts):
     """a^{N,F} for each row of the inputs X (n, F)."""
+    if opts[BIDIRECTIONAL]:
+        return _gated.predict(_gated.ELMAN, params, sizes, X, opts)
     path = _packed if _packed.packs(sizes, 1, X.shape[1], opts) else _general
     return path.predict(params, sizes, X, opts)
 
 
 def _terms(params, sizes, x, y, opts):
     """The update terms of one series (inputs x, targets y), in the params layout."""
+    if opts[BIDIRECTIONAL]:
+        return _gated.terms(_gated.ELMAN, params, sizes, x, y, opts)
     path = _packed if _packed.packs(sizes, y.shape[0], x.shape[0], opts) else _general
     return path.terms(params, sizes, x, y, opts)
