@@ -130,9 +130,9 @@ def train_epochs(model, layers, series, n_epochs, options, oracle_train=None):
     options = {"lr": 0.05, **options}
     X, Y = split_series(series, options.pop("loss", "last"))
     order = np.random.default_rng(1).permutation(len(series)).astype(np.int64)
-    family = FAMILIES[model]
-    params = family.init(layers, "scaled", streams(0)[0])
-    state = None if oracle_train else family.new_state(layers)
+    family, bidirectional = FAMILIES[model], options.get("bidirectional", False)
+    params = family.init(layers, "scaled", streams(0)[0], bidirectional)
+    state = None if oracle_train else family.new_state(layers, bidirectional)
     for _ in range(n_epochs):
         if oracle_train:
             params, state = oracle_train(model, params, layers, X, Y, order, **options, state=state)
