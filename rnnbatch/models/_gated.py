@@ -400,7 +400,7 @@ def _backward(kind, params, sizes, offs, D, y, top, lo, errs_from, clip, readout
     cell-direction, Di[S] and Dh[S] (the gate deltas that weight_ih / bias_ih and weight_hh /
     bias_hh take). Two directions run whole passes only (top = F, lo = 1)."""
     hs, gt, rec, cell, yhat, delta, dout, up, back, cback = bufs[:10]
-    wih, whh, ro, u = offs[0], offs[1], offs[5], offs[4]
+    whh, ro, u = offs[1], offs[5], offs[4]
     G = GATES[kind]
     F = yhat.shape[0] - 1
     M = sizes.shape[0] - 2
