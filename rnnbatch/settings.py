@@ -92,6 +92,7 @@ def _non_negative(v) -> bool:
 
 _NON_NEGATIVE_OFF = "a float >= 0 (0 turns it off)"
 LOSSES = ("last", "every")
+SCHEDULES = ("constant", "cosine")
 
 SETTINGS = {s.name: s for s in (
     Setting("model", None, lambda v: v in MODELS, "one of " + ", ".join(map(repr, MODELS)),
@@ -148,6 +149,10 @@ SETTINGS = {s.name: s for s in (
             "one of " + ", ".join(map(repr, OPTIMIZERS)), pa.string(),
             "PyTorch's definitions: momentum 0.9; Adam β 0.9/0.999, ε 1e-8, bias-corrected",
             "beyond the course"),
+    Setting("schedule", "constant", lambda v: v in SCHEDULES,
+            "one of " + ", ".join(map(repr, SCHEDULES)), pa.string(),
+            "\"cosine\": epoch e (from 0) trains at lr·½(1 + cos(π e / epochs)), PyTorch's "
+            "CosineAnnealingLR stepped each epoch", "beyond the course"),
     Setting("activation", "tanh", lambda v: v in ACTIVATIONS,
             "one of " + ", ".join(map(repr, ACTIVATIONS)), pa.string(),
             "the hidden units' activation (the output unit stays the course's tanh)",

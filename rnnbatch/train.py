@@ -17,6 +17,7 @@ before the update of that series' batch).
 A run whose loss or parameters stop being finite stops there with status ``diverged``.
 """
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -82,7 +83,7 @@ def train(config: TrainConfig, data: Dataset) -> TrainResult:
     kernel = {name: getattr(config, name) for name in KERNEL_SETTINGS}
     order = np.arange(len(data.train), dtype=np.int64)
     fed = np.empty_like(inputs) if config.noise else inputs
-    for _ in range(config.epochs):
+    for epoch in range(config.epochs):
         start = time.perf_counter()
         if config.shuffle:
             order = shuffle_rng.permutation(len(data.train)).astype(np.int64)
@@ -90,6 +91,7 @@ def train(config: TrainConfig, data: Dataset) -> TrainResult:
             noise_rng.standard_normal(out=fed)
             fed *= config.noise
             fed += inputs
+        kernel["lr"] = learning_rate(config, epoch)
         train_mse, ok = family.train_epoch(params, config.layers, fed, wanted, order, state, **kernel)
         ok = ok and bool(np.isfinite(params).all())
         test_mse = (_mse(family, params, config, test_inputs, data.test[:, -1]) if ok
@@ -102,6 +104,13 @@ def train(config: TrainConfig, data: Dataset) -> TrainResult:
             result.status = "diverged"
             break
     return result
+
+
+def learning_rate(config: TrainConfig, epoch: int) -> float:
+    """The lr of epoch ``epoch`` (from 0) under the run's schedule."""
+    if config.schedule == "cosine":
+        return config.lr * 0.5 * (1.0 + math.cos(math.pi * epoch / config.epochs))
+    return config.lr
 
 
 # the settings that make a net's function from its parameters (predicting takes them too), and

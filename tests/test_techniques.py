@@ -23,9 +23,10 @@ def small():
     return make_dataset(DataParams(seed=4, train=80, test=30, steps=21))
 
 
-def _by_hand(config, ds, inputs_of_epoch, targets):
+def _by_hand(config, ds, inputs_of_epoch, targets, lrs=None):
     """train() redone from the family's public calls: the init stream, then one epoch per
-    call of ``inputs_of_epoch(epoch)``; returns the test MSE of each epoch."""
+    call of ``inputs_of_epoch(epoch)`` at ``lrs[epoch]`` (else config.lr); returns the test
+    MSE of each epoch."""
     params = RNN.init(config.layers, config.init, streams(config.seed)[0])
     state = RNN.new_state(config.layers)
     order = np.arange(len(ds.train), dtype=np.int64)
@@ -33,7 +34,7 @@ def _by_hand(config, ds, inputs_of_epoch, targets):
     curve = []
     for epoch in range(config.epochs):
         RNN.train_epoch(params, config.layers, inputs_of_epoch(epoch), targets, order, state,
-                        lr=config.lr)
+                        lr=lrs[epoch] if lrs else config.lr)
         curve.append(float(np.mean((ds.test[:, -1] - RNN.predict(params, config.layers, test_inputs)) ** 2)))
     return curve
 
@@ -44,6 +45,14 @@ def test_adding_the_noise_stream_left_init_and_shuffle_as_they_were():
         now = streams(seed)
         for old, new in zip(before, now[:2]):
             assert np.array_equal(old.random(5), new.random(5))
+
+
+def test_a_cosine_schedule_trains_each_epoch_at_its_annealed_lr(small):
+    config = TrainConfig("rnn", (1, 4, 1), lr=0.08, epochs=4, schedule="cosine")
+    lrs = [0.08, 0.08 * (1 + np.cos(np.pi / 4)) / 2, 0.04, 0.08 * (1 + np.cos(3 * np.pi / 4)) / 2]
+    expected = _by_hand(config, small, lambda e: small.train[:, :-1], small.train[:, -1:], lrs)
+    assert train(config, small).test_mse == expected
+    assert train(dataclasses.replace(config, schedule="constant"), small).test_mse != expected
 
 
 def test_noise_is_fresh_each_epoch_from_its_own_stream_and_training_inputs_only(small):
