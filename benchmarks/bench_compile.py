@@ -1,0 +1,78 @@
+"""Cold compile: what one run needs compiled, per family and path, and all kernels at once.
+
+Run as ``python benchmarks/bench_compile.py [--repeats N]``. Each case is a fresh interpreter
+with a fresh numba cache that imports rnnbatch and does what a run does first: one training
+epoch and one prediction on a small net of the case's shape and options (the path a run of
+that kind takes). Reported: seconds from the import to the first results, the median of the
+repeats; then "everything", every case in one interpreter (all the kernels a grid of every
+family and path compiles, shared kernels once). The issue's target: at most 15 s for what one
+run needs. Not part of CI.
+"""
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET = 15.0
+
+# label, model, layers, options: each path a run can take
+CASES = [
+    ("rnn [1, 6, 1] (packed)", "rnn", (1, 6, 1), {}),
+    ("rnn [1, 20, 20, 1] (general)", "rnn", (1, 20, 20, 1), {}),
+    ("rnn [1, 20, 1] bidirectional", "rnn", (1, 20, 1), {"bidirectional": True}),
+    ("dense [50, 1]", "dense", (50, 1), {}),
+    ("jordan [1, 6, 1]", "jordan", (1, 6, 1), {}),
+    ("gru [1, 20, 1]", "gru", (1, 20, 1), {}),
+    ("lstm [1, 20, 1] adam", "lstm", (1, 20, 1), {"optimizer": "adam"}),
+    ("gru [1, 20, 1] bidirectional", "gru", (1, 20, 1), {"bidirectional": True}),
+]
+
+SCRIPT = """
+import time
+start = time.perf_counter()
+import numpy as np
+from rnnbatch.models import FAMILIES
+X = np.linspace(-1, 1, 4 * 51).reshape(4, 51)
+for model, layers, options in {cases!r}:
+    family = FAMILIES[model]
+    two_way = options.get("bidirectional", False)
+    inputs = X[:, -layers[0] - 1:-1].copy() if model == "dense" else X[:, :-1].copy()
+    params = family.init(layers, "scaled", np.random.default_rng(0), two_way)
+    family.train_epoch(params, layers, inputs, X[:, -1:].copy(), np.arange(4, dtype=np.int64),
+                       family.new_state(layers, two_way), lr=0.01, **options)
+    family.predict(params, layers, inputs, bidirectional=two_way)
+print(time.perf_counter() - start)
+"""
+
+
+def cold(cases) -> float:
+    """Seconds to the first results of ``cases`` in a fresh interpreter and numba cache."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPATH=ROOT)
+        script = SCRIPT.format(cases=[case[1:] for case in cases])
+        return float(subprocess.run([sys.executable, "-c", script], env=env, check=True,
+                                    capture_output=True, text=True).stdout)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    repeats = parser.parse_args().repeats
+    print(f"cores (os.cpu_count): {os.cpu_count()}; {platform.processor() or platform.machine()}; "
+          f"median of {repeats} cold starts; target <= {TARGET:g} s a run")
+    for case in CASES:
+        times = [cold([case]) for _ in range(repeats)]
+        median = float(np.median(times))
+        print(f"{case[0]:32} {median:6.1f} s  ({', '.join(f'{t:.1f}' for t in times)})"
+              f"  {'met' if median <= TARGET else 'NOT met'}")
+    print(f"{'everything, one interpreter':32} {cold(CASES):6.1f} s")
+
+
+if __name__ == "__main__":
+    main()
