@@ -244,7 +244,17 @@ def test_run_into_an_unwritable_place_writes_nothing(cli_runner, fs, write_grid)
     assert sorted(os.listdir(".")) == ["afile", "grid.toml"]
 
 
-def test_report_out_into_a_missing_directory(cli_runner, fs, write_grid):
+def test_report_out_makes_its_directory(cli_runner, fs, write_grid):
+    """Cron writes each night's report into a directory of its own."""
     _run(cli_runner, write_grid(TINY_GRID), "--jobs", "1")
-    result = cli_runner.invoke(main, ["report", "res", "--out", "nope/report.md"])
-    assert_one_error_line(result, starts="Cannot write nope/report.md")
+    result = cli_runner.invoke(main, ["report", "res", "--out", "reports/report.md"])
+    assert result.exit_code == 0 and result.output == ""
+    assert os.listdir("reports") == ["report.md"]
+
+
+def test_report_out_where_no_file_can_be(cli_runner, fs, write_grid):
+    _run(cli_runner, write_grid(TINY_GRID), "--jobs", "1")
+    open("afile", "w").close()
+    result = cli_runner.invoke(main, ["report", "res", "--out", "afile/report.md"])
+    assert_one_error_line(result, "Cannot write to afile: Not a directory. "
+                                  "Choose a writable output directory.")

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pytest
 
-from rnnbatch import report, results
+from rnnbatch import display, render, report, results
 from rnnbatch.cli import main
 
 from .conftest import TINY_DATA, TINY_GRID, assert_one_error_line, run_grid_in
@@ -73,7 +73,8 @@ def test_report_formats(cli_runner, res):
 
     md = markdown.splitlines()
     assert md[0].startswith("| experiment | model | layers | lr |") and md[0].endswith("| course figure |")
-    assert md[1] == "|" + "---|" * 13
+    # numbers right-aligned: lr, params, seeds, epoch, test MSE ... diverged
+    assert md[1] == "|---|---|---|---:|---|" + "---:|" * 10 + "---|"
     assert len(md) == 2 + 4 and all(line.startswith("| ") for line in md[2:])
     assert len(table.splitlines()) == 2 + 4
 
@@ -184,7 +185,7 @@ def rnn6(curve, seed=0, **extra):
 
 def _course_cell(rows):
     [row] = rows
-    return report._display(row)["course figure"]
+    return display.course(row)
 
 
 def test_course_figure_met_at_its_epoch():
@@ -253,7 +254,8 @@ def test_aggregate_statistics():
     assert (row["test_mse_min"], row["test_mse_max"]) == (0.1, 0.3)
     assert (row["best_mse"], row["best_epoch"]) == (pytest.approx(0.2), 3)
     assert row["seconds_per_epoch"] == 0.5
-    assert "0.20000 ± 0.1  " in report.render([row], "table")
+    table = render.text_table(report.summarise(synthetic(runs)))
+    assert "  0.200 ± 0.100  " in table
 
 
 def test_aggregate_counts_diverged_runs():
@@ -264,14 +266,14 @@ def test_aggregate_counts_diverged_runs():
     row = rows[1]
     # a diverged seed is a result: it counts, and its NaN makes the mean NaN
     assert row["seeds"] == 2 and math.isnan(row["test_mse_mean"])
-    as_json = json.loads(report.render(rows, "json"))  # NaN is not JSON: null
+    as_json = json.loads(render.as_json(report.summarise(synthetic(runs))))  # NaN is not JSON
     assert as_json[1]["test_mse_mean"] is None and as_json[1]["diverged"] == 1
 
 
 def test_render_rejects_unknown_format():
     with pytest.raises(Exception) as info:
-        report.render([], "xml")
-    assert str(info.value) == "--format must be one of table, markdown, csv, json. Got 'xml'."
+        render.render(report.summarise(synthetic([rnn6([0.1])])), "xml")
+    assert str(info.value) == "--format must be one of table, markdown, csv, json, html. Got 'xml'."
 
 
 def test_report_is_deterministic_to_the_last_bit(cli_runner, res):
