@@ -375,6 +375,7 @@ def aggregate(table: pa.Table, epoch: int | None = None) -> list[dict]:
 
 # what a --where can name: summary columns, with how a value is read
 WHERE_KEYS = ["experiment", "model", "layers", "dataset", *SETTING_KEYS]
+HELD_SHOWN = 12  # values an error lists of those the results hold
 
 
 def _literal(text: str):
@@ -440,8 +441,9 @@ def select(report: Report, where: dict[str, list]) -> Report:
         for value in values:
             if not any(_matches(key, row[key], value) for row in rows):
                 held = sorted({_shown(row[key]) for row in rows if row[key] is not None})
+                listed = ", ".join(held[:HELD_SHOWN]) + (", ..." if len(held) > HELD_SHOWN else "")
                 raise InputError(f"--where {key}={_shown(value)} matches no configuration; the "
-                                 f"results hold {key} {', '.join(held) or 'none'}.")
+                                 f"results hold {key} {listed or 'none'}.")
     keep = [row["config"] for row in rows
             if all(any(_matches(key, row[key], v) for v in values) for key, values in where.items())]
     if not keep:
