@@ -40,7 +40,7 @@ def _figure_class():
 
 
 def _panels(rows: list[dict], panels: str) -> list[tuple[str | None, list[dict]]]:
-    families = list(dict.fromkeys(r["model"] for r in rows))
+    families = [family for family in FAMILIES if any(r["model"] == family for r in rows)]
     if panels == "model" or (panels == "auto" and len(families) > 1
                              and len(rows) > AUTO_PANEL_LINES):
         return [(family, [r for r in rows if r["model"] == family]) for family in families]
@@ -142,6 +142,7 @@ def image(report: Report, fmt: str, metric: str = "test_mse", panels: str = "aut
 def inline_svg(report: Report) -> str:
     """The test-MSE curves as an ``<svg>`` element to put in an html page: text as text (the
     page's fonts), no XML prolog, sized by the page."""
+    _figure_class()  # or say what to install
     from matplotlib import rc_context
 
     with rc_context({"svg.fonttype": "none"}):

@@ -489,13 +489,12 @@ def test_a_spread_to_its_mean_s_decimal_place(mean, std, text):
 
 def test_text_table_right_aligns_numbers(cli_runner, res):
     lines = cli_runner.invoke(main, ["report", res]).output.splitlines()
-    start = lines[0].index("test MSE")
-    end = start + len("test MSE")
-    rule = lines[1][:end]
-    assert rule.endswith("-") and lines[1][end] == " "
-    cells = [line[:end].rsplit("  ", 1)[-1] for line in lines[2:]]
-    assert all(line[end - 1] != " " for line in lines)  # every row ends its number there
-    assert all("±" in c or c.strip()[0].isdigit() for c in cells)
+    for column in ("lr", "params", "test MSE", "min–max", "skill", "train s", "diverged"):
+        end = lines[0].index(f" {column}") + 1 + len(column)  # headings align as their cells
+        for line in lines[2:]:
+            assert line[end - 1] != " " and line[end:end + 1] in ("", " "), (column, line)
+    start = lines[0].index("experiment")
+    assert all(line[start] != " " for line in lines)  # text stays left-aligned
 
 
 @pytest.mark.parametrize("rows,names", [
