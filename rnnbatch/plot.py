@@ -93,7 +93,7 @@ def _draw(ax, report: Report, context: list[dict], group: list[dict], metric: st
         ax.plot(epochs, mean, color=color, lw=1.6, label=name,
                 marker="o" if len(epochs) == 1 else None)
         ax.fill_between(epochs, curve["min"].to_numpy(), curve["max"].to_numpy(), color=color,
-                        alpha=0.18, lw=0)
+                        alpha=0.18 if len(group) <= 6 else 0.08, lw=0)  # many bands: fainter
         if metric == "test_mse" and row["course"]:
             ax.plot([row["course_epoch"]], [row["course_value"]], marker="*", ms=15, mew=1.2,
                     color=color, mec="black", mfc=color if row["course_met"] else "white",
@@ -116,6 +116,7 @@ def _draw(ax, report: Report, context: list[dict], group: list[dict], metric: st
     ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.tick_params(labelleft=True)  # sharey hides them beside a legend that separates panels
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"{METRICS[metric]} (log scale)")
     ax.grid(True, which="major", alpha=0.35)

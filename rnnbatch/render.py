@@ -85,8 +85,7 @@ def course_table(report: Report) -> str:
                     else f"not run to epoch {at}")
         reached = row["course_reached_at"]
         where = f"epoch {reached}" if reached else f"not within {row['epoch']} epochs"
-        lines.append(f"| {row['experiment']} {row['model']} {row['layers']} lr "
-                     f"{display.number(row['lr'])} | {row['course']} | {measured} | "
+        lines.append(f"| {row['experiment']}: {display.setup(row)} | {row['course']} | {measured} | "
                      f"{'yes' if row['course_met'] else 'no'} | {where} | "
                      f"{display.number(row['best_mse'])} ({row['best_epoch']}) |")
     return "\n".join(lines) + "\n"

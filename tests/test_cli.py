@@ -25,6 +25,7 @@ DONE = re.compile(r"Done: (\d+) ran, (\d+) skipped \(complete\), (\d+) diverged,
     (["generate"], "rnnbatch generate --out data --seed 0"),
     (["run"], "rnnbatch run jobs/grid.toml --jobs 2"),
     (["report"], "rnnbatch report results --format markdown"),
+    (["plot"], "rnnbatch plot results --out grid.png"),
 ])
 @pytest.mark.parametrize("flag", ["--help", "-h"])
 def test_help(cli_runner, command, example, flag):
@@ -38,7 +39,8 @@ def test_help(cli_runner, command, example, flag):
 def test_help_lists_every_command(cli_runner):
     result = cli_runner.invoke(main, ["--help"])
     commands = result.output.split("Commands:")[1].split()
-    assert [c for c in commands if c in ("generate", "run", "report")] == ["generate", "report", "run"]
+    assert [c for c in commands if c in ("generate", "run", "report", "plot")] == [
+        "generate", "plot", "report", "run"]
 
 
 def test_version(cli_runner):
