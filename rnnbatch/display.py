@@ -70,7 +70,8 @@ def course(row: dict) -> str:
     if row["course_met"]:
         return f"{row['course']}: met"
     reached = row["course_reached_at"]
-    return f"{row['course']}: not met, " + (f"reached at epoch {reached}" if reached else "not reached")
+    where = f"reached at epoch {reached}" if reached else "not reached"
+    return f"{row['course']}: not met, {where}"
 
 
 @dataclass(frozen=True)

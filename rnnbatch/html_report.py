@@ -27,9 +27,11 @@ figure { margin: 0; } figure svg { max-width: 100%; height: auto; }
 
 
 def _table(headings: list[str] | None, rows: list[list[str]], numeric: list[bool]) -> str:
-    head = "<tr>" + "".join(f"<th>{escape(h)}</th>" for h in headings) + "</tr>\n" if headings else ""
-    body = "".join("<tr>" + "".join(f'<td class="num">{escape(v)}</td>' if n else f"<td>{escape(v)}</td>"
-                                    for v, n in zip(row, numeric)) + "</tr>\n" for row in rows)
+    head = "".join(f"<th>{escape(h)}</th>" for h in headings or [])
+    head = f"<tr>{head}</tr>\n" if head else ""
+    body = "".join("<tr>" + "".join(f'<td class="num">{escape(v)}</td>' if n
+                                    else f"<td>{escape(v)}</td>" for v, n in zip(row, numeric))
+                   + "</tr>\n" for row in rows)
     return f'<div class="scroll"><table>\n{head}{body}</table></div>'
 
 

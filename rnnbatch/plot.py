@@ -10,6 +10,7 @@ configurations of several families get a panel per family.
 import io
 import math
 import re
+import warnings
 from pathlib import Path
 
 from . import display, results
@@ -22,6 +23,7 @@ SUFFIXES = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 METRICS = {"test_mse": "test MSE", "train_mse": "train MSE"}
 PANELS = ("auto", "single", "model")
 AUTO_PANEL_LINES = 8  # "auto" splits by family beyond this many lines, when there are several
+LEGIBLE_LINES = 20  # beyond this many lines in a panel, colours repeat and the legend overflows
 INSTALL = "pip install 'rnnbatch[plot]'"
 # no creation date: the same results give the same file
 NO_DATE = {"png": None, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
@@ -72,6 +74,10 @@ def figure(report: Report, metric: str = "test_mse", panels: str = "auto"):
     axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True).ravel()
     for ax in axes[len(groups):]:
         ax.set_visible(False)
+    crowded = max(len(group) for _, group in groups)
+    if crowded > LEGIBLE_LINES:
+        warnings.warn(f"{crowded} configurations in one panel are hard to tell apart; choose "
+                      f"at most {LEGIBLE_LINES} with --where (e.g. --where lr=0.01).", stacklevel=2)
     for ax, (family, group) in zip(axes, groups):
         _draw(ax, report, group or rows, group, metric)
         ax.set_title(f"{family}" if family else
@@ -155,7 +161,8 @@ def inline_svg(report: Report) -> str:
 def plot_format(out: str | Path) -> str:
     fmt = SUFFIXES.get(Path(out).suffix.lower())
     if fmt is None:
-        raise InputError(f"--out must end in .png, .svg or .pdf (the plot's format). Got {str(out)!r}.")
+        raise InputError("--out must end in .png, .svg or .pdf (the plot's format). "
+                         f"Got {str(out)!r}.")
     return fmt
 
 

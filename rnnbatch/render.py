@@ -18,7 +18,8 @@ def text_table(report: Report) -> str:
     """Columns padded to their widest cell, numbers right-aligned."""
     columns = display.shown(report)
     rows = report.rows()
-    cells = [[display.heading(c, report) for c in columns]] + [[c.cell(r) for c in columns] for r in rows]
+    cells = [[display.heading(c, report) for c in columns]]
+    cells += [[c.cell(r) for c in columns] for r in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
 
     def line(values):

@@ -18,7 +18,6 @@ import math
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from itertools import accumulate
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -143,10 +142,9 @@ class Config:
     @property
     def target_seconds(self) -> float | None:
         """Training seconds until the target: the seed-mean epoch times, summed up to it."""
-        if self.target_epoch is None:
-            return None
-        return list(accumulate(m for e, m, _ in self.curves["epoch_seconds"]
-                               if e <= self.target_epoch))[-1]
+        until = self.target_epoch
+        return None if until is None else sum(
+            m for e, m, _ in self.curves["epoch_seconds"] if e <= until)
 
     @property
     def skill(self) -> float | None:
@@ -184,7 +182,8 @@ SUMMARY = [
     Column("generated", pa.bool_(), lambda c: c.generated,
            "the dataset is the course generator's (rnnbatch generate)"),
     Column("seeds", pa.int64(), lambda c: c.final["seeds"], "init seeds"),
-    Column("epoch", pa.int64(), lambda c: c.final["epoch"], "the epoch compared (the last, or --epoch)"),
+    Column("epoch", pa.int64(), lambda c: c.final["epoch"],
+           "the epoch compared (the last, or --epoch)"),
     *(Column(f"test_mse_{stat}", pa.float64(), (lambda c, stat=stat: c.final[stat]),
              f"test MSE at the compared epoch: {doc} over seeds")
       for stat, doc in (("mean", "mean"), ("std", "sample std"), ("min", "min"), ("max", "max"))),
@@ -192,7 +191,8 @@ SUMMARY = [
     Column("best_epoch", pa.int64(), lambda c: c.best[0], "its epoch"),
     Column("skill", pa.float64(), lambda c: c.skill,
            "1 - test MSE mean / the naive baseline's on the same dataset"),
-    Column("naive_mse", pa.float64(), lambda c: c.naive, "the naive baseline's test MSE on the same dataset"),
+    Column("naive_mse", pa.float64(), lambda c: c.naive,
+           "the naive baseline's test MSE on the same dataset"),
     Column("seconds_per_epoch", pa.float64(), lambda c: c.runs["seconds_per_epoch"],
            "mean wall time of an epoch"),
     Column("train_seconds", pa.float64(), lambda c: c.runs["seconds"],

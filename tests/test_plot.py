@@ -107,6 +107,14 @@ def test_panels(panels, titles):
     assert all(ax.get_yscale() == "log" for ax in shown)
 
 
+def test_a_crowded_panel_is_drawn_with_a_warning():
+    runs = [rnn6([0.01, 0.005], lr=0.001 * (i + 1)) for i in range(plot.LEGIBLE_LINES + 1)]
+    with pytest.warns(UserWarning, match=r"^21 configurations in one panel are hard to tell "
+                                         r"apart; choose at most 20 with --where"):
+        [ax] = plot.figure(report.summarise(synthetic(runs))).axes
+    assert len(ax.get_legend().get_texts()) == 21 + 2  # the noise floor, the course (lr 0.01)
+
+
 def test_few_configurations_share_one_panel():
     rep = report.select(_many(), report.parse_where(["lr=0.1", "lr=0.001"]))
     assert len([ax for ax in plot.figure(rep).axes if ax.get_visible()]) == 1

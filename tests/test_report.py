@@ -14,6 +14,7 @@ import pytest
 
 from rnnbatch import display, render, report, results
 from rnnbatch.cli import main
+from rnnbatch.errors import InputError
 from rnnbatch.settings import SETTINGS
 
 from .conftest import TINY_DATA, assert_one_error_line
@@ -442,7 +443,7 @@ def test_where_chooses_configurations(clauses, chosen):
                                 "--where lr=0.1. Drop one of them."),
 ])
 def test_where_errors(clauses, message):
-    with pytest.raises(report.InputError) as info:
+    with pytest.raises(InputError) as info:
         _choose(*clauses)
     assert str(info.value) == message
 
