@@ -10,15 +10,15 @@ the seed-mean curve reaches it.
 Resumable like any ``rnnbatch run``: rerunning only fills the gaps. Not part of CI.
 """
 
-from rnnbatch import report, results
+from rnnbatch import render, report, results
 
 import _grid  # benchmarks/_grid.py, beside this script
 
 
 def main() -> None:
     args = _grid.run(__doc__.splitlines()[0], "jobs/reference.toml", "results")
-    print(report.course_table(results.read(args.out)))
-    print(report.report(args.out, "markdown"))
+    print(render.course_table(report.summarise(results.read(args.out))))
+    print(render.report(args.out, "markdown"))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Parquet files shared between users and runs: atomic writes whose mode follows the umask, and
 reads that tell a permission problem from a damaged file."""
 
+import errno
 import os
 import secrets
 from contextlib import contextmanager
@@ -36,7 +37,9 @@ def write_atomic(data: bytes, path: Path) -> None:
         # tempfile.mkstemp would make every file 0o600
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as exc:
-        raise OutputError(f"Cannot write to {path.parent}: {exc.strerror}. "
+        # mkdir(exist_ok=True) raises FileExistsError only where a file stands in for the folder
+        reason = os.strerror(errno.ENOTDIR) if isinstance(exc, FileExistsError) else exc.strerror
+        raise OutputError(f"Cannot write to {path.parent}: {reason}. "
                           "Choose a writable output directory.") from exc
     try:
         with os.fdopen(fd, "wb") as fh:

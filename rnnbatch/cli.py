@@ -13,9 +13,10 @@ from pathlib import Path
 
 import click
 
-from . import __version__, claims, data, planning, report as reportmod, runner, settings
+from . import __version__, claims, data, planning, plot as plotmod, render, runner, settings
+from ._io import write_atomic
 from .backends import Backend
-from .errors import InputError, OutputError, RnnbatchError
+from .errors import InputError, RnnbatchError
 
 EXIT_FAILED_RUNS = 1
 EXIT_UNFINISHED = 3
@@ -41,6 +42,7 @@ def main():
         rnnbatch generate
         rnnbatch run jobs/grid.toml
         rnnbatch report results
+        rnnbatch plot results --out grid.png
     """
     warnings.showwarning = _warn_plainly
 
@@ -243,31 +245,64 @@ class _Progress:
             self.log.attempt(lambda: self.bar.__exit__(None, None, None))
 
 
+def _where_option(command):
+    return click.option("--where", "where", metavar="SETTING=VALUE", multiple=True,
+                        help="Only configurations with this value (experiment, model, layers, "
+                             "dataset or any setting, e.g. lr=0.01, layers=1-6-1); repeat a "
+                             "setting for either value, others for both.")(command)
+
+
 @main.command()
 @click.argument("results", default="results", type=click.Path(file_okay=False))
-@click.option("--format", "fmt", type=click.Choice(reportmod.FORMATS), default="table",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(render.FORMATS), default="table",
+              show_default=True, help="html: one self-contained page with the curves.")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), default=None,
               help="Write the report to this file instead of standard output.")
 @click.option("--epoch", type=click.IntRange(min=1), default=None,
               help="Compare configurations at this epoch instead of their last.")
-def report(results, fmt, out_file, epoch):
+@click.option("--target", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="MSE", help="Also give the first epoch and the training seconds at which "
+                                  "each seed-mean test MSE reaches this.")
+@_where_option
+def report(results, fmt, out_file, epoch, target, where):
     """Aggregate results into one row per configuration (mean ± std over seeds).
 
     \b
     Example:
         rnnbatch report results --format markdown
+        rnnbatch report results --target 0.0036 --where model=rnn
+        rnnbatch report results --format html --out report.html
     """
     try:
-        text = reportmod.report(results, fmt, epoch)
+        text = render.report(results, fmt, epoch, target, where)
+        if out_file:
+            write_atomic(text.encode("utf-8"), Path(out_file))
     except RnnbatchError as exc:
         raise _fail(exc) from None
-    if out_file:
-        try:
-            Path(out_file).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise _fail(OutputError(f"Cannot write {out_file}: {exc.strerror or exc}. "
-                                    "Choose a writable --out.")) from None
-    else:
+    if not out_file:
         _Log().echo(text.removesuffix("\n"))  # a reader that stops early (`| head`) ends it quietly
 
+
+@main.command()
+@click.argument("results", default="results", type=click.Path(file_okay=False))
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False),
+              help="The image: .png, .svg or .pdf.")
+@click.option("--metric", type=click.Choice(list(plotmod.METRICS)), default="test_mse",
+              show_default=True)
+@click.option("--panels", type=click.Choice(plotmod.PANELS), default="auto", show_default=True,
+              help="One panel per model family (model), one for all (single), or per family "
+                   f"beyond {plotmod.AUTO_PANEL_LINES} configurations of several (auto).")
+@_where_option
+def plot(results, out_file, metric, panels, where):
+    """Plot each configuration's learning curve: the seed mean per epoch, a band from the
+    seeds' min to max, the course's figures, the baselines and the noise floor.
+
+    \b
+    Example:
+        rnnbatch plot results --out grid.png
+        rnnbatch plot results --out rnn.svg --where model=rnn --metric train_mse
+    """
+    try:
+        plotmod.plot(results, out_file, metric, where, panels)
+    except RnnbatchError as exc:
+        raise _fail(exc) from None

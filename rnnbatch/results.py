@@ -46,6 +46,7 @@ REQUIRED = ("run_id", "experiment", "layers", "n_params", "lr", "init", "shuffle
             "data_seed", "dataset_id", "n_train", "n_test", "steps", "epoch", "train_mse",
             "test_mse", "epoch_seconds", "status")
 READ_SCHEMA = SCHEMA.append(pa.field("model", pa.string()))  # what read returns: + the hive column
+RUNS_KEY = b"rnnbatch.runs"  # read's table: every file's run record, a JSON list (provenance)
 RESULT_NAME = re.compile(r"[0-9a-f]{16}\.parquet")
 OWN_RESULTS = "run the grid into a results directory of your own (rnnbatch run GRID --out DIR)"
 
@@ -144,9 +145,10 @@ def _checked(path: Path, run_id: str) -> pa.Table:
         named = ", ".join(sorted(map(str, others)))
         raise ValueError(f"not run {run_id}'s result (it names {named})")
     try:
-        return table.select(SCHEMA.names).cast(SCHEMA)
+        table = table.select(SCHEMA.names).cast(SCHEMA)
     except pa.ArrowException as exc:
         raise ValueError(f"with columns of the wrong type ({one_line(exc)})") from None
+    return table.replace_schema_metadata({RUN_KEY: json.dumps(record)})
 
 
 def _with_newer_settings(table: pa.Table) -> pa.Table:
@@ -184,12 +186,13 @@ def quarantine(out: Path, path: Path, reason: str) -> Path:
 
 
 def read(out: str | Path) -> pa.Table:
-    """Every result under ``out`` as one table of :data:`READ_SCHEMA`. Only whole files at
+    """Every result under ``out`` as one table of :data:`READ_SCHEMA`, its files' run records
+    (their provenance) in its schema metadata under :data:`RUNS_KEY`. Only whole files at
     ``out/model=<model>/<run_id>.parquet`` of their own run are read; every other visible file or
     folder is skipped with a warning naming it, and hidden ones (claims, quarantined files,
     writers' temp files) silently."""
     out = Path(out)
-    tables = []
+    tables, records = [], []
     for path, model in _result_files(out):
         try:
             table = _checked(path, path.stem)
@@ -197,11 +200,12 @@ def read(out: str | Path) -> pa.Table:
             _ignore(path, f"{exc}. Rerun its grid (rnnbatch run GRID --out {out}) to redo it, or "
                           f"move it out of {out}")
             continue
+        records.append(_run_record(table.schema))
         column = pa.array([model] * table.num_rows, pa.string())
         tables.append(table.append_column(READ_SCHEMA.field("model"), column))
     if not tables:
         raise InputError(f"No results under {out}. Make some with: rnnbatch run GRID --out {out}")
-    return pa.concat_tables(tables)
+    return pa.concat_tables(tables).replace_schema_metadata({RUNS_KEY: json.dumps(records)})
 
 
 def _result_files(out: Path) -> list[tuple[Path, str]]:

@@ -36,6 +36,15 @@ layers = [[1, 1], [1, 3, 1]]
 TINY_GRID_RUNS = 1 + 2 + 2 * 2  # naive runs once: it has no seed
 
 
+REPORT_GRID = TINY_GRID.replace("epochs = 2", "epochs = 3").replace("seeds = 2", "seeds = 3")
+
+
+@pytest.fixture(scope="session")
+def res(tmp_path_factory):
+    """A results directory from one real tiny grid, shared by the report and plot tests."""
+    return str(run_grid_in(tmp_path_factory.mktemp("report"), REPORT_GRID, 1 + 3 + 2 * 3))
+
+
 @pytest.fixture
 def cli_runner():
     return CliRunner(catch_exceptions=False)

@@ -25,6 +25,7 @@ DONE = re.compile(r"Done: (\d+) ran, (\d+) skipped \(complete\), (\d+) diverged,
     (["generate"], "rnnbatch generate --out data --seed 0"),
     (["run"], "rnnbatch run jobs/grid.toml --jobs 2"),
     (["report"], "rnnbatch report results --format markdown"),
+    (["plot"], "rnnbatch plot results --out grid.png"),
 ])
 @pytest.mark.parametrize("flag", ["--help", "-h"])
 def test_help(cli_runner, command, example, flag):
@@ -38,7 +39,8 @@ def test_help(cli_runner, command, example, flag):
 def test_help_lists_every_command(cli_runner):
     result = cli_runner.invoke(main, ["--help"])
     commands = result.output.split("Commands:")[1].split()
-    assert [c for c in commands if c in ("generate", "run", "report")] == ["generate", "report", "run"]
+    assert [c for c in commands if c in ("generate", "run", "report", "plot")] == [
+        "generate", "plot", "report", "run"]
 
 
 def test_version(cli_runner):
@@ -244,7 +246,17 @@ def test_run_into_an_unwritable_place_writes_nothing(cli_runner, fs, write_grid)
     assert sorted(os.listdir(".")) == ["afile", "grid.toml"]
 
 
-def test_report_out_into_a_missing_directory(cli_runner, fs, write_grid):
+def test_report_out_makes_its_directory(cli_runner, fs, write_grid):
+    """Cron writes each night's report into a directory of its own."""
     _run(cli_runner, write_grid(TINY_GRID), "--jobs", "1")
-    result = cli_runner.invoke(main, ["report", "res", "--out", "nope/report.md"])
-    assert_one_error_line(result, starts="Cannot write nope/report.md")
+    result = cli_runner.invoke(main, ["report", "res", "--out", "reports/report.md"])
+    assert result.exit_code == 0 and result.output == ""
+    assert os.listdir("reports") == ["report.md"]
+
+
+def test_report_out_where_no_file_can_be(cli_runner, fs, write_grid):
+    _run(cli_runner, write_grid(TINY_GRID), "--jobs", "1")
+    open("afile", "w").close()
+    result = cli_runner.invoke(main, ["report", "res", "--out", "afile/report.md"])
+    assert_one_error_line(result, "Cannot write to afile: Not a directory. "
+                                  "Choose a writable output directory.")

@@ -12,19 +12,12 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pytest
 
-from rnnbatch import report, results
+from rnnbatch import display, render, report, results
 from rnnbatch.cli import main
+from rnnbatch.errors import InputError
+from rnnbatch.settings import SETTINGS
 
-from .conftest import TINY_DATA, TINY_GRID, assert_one_error_line, run_grid_in
-
-REPORT_GRID = TINY_GRID.replace("epochs = 2", "epochs = 3").replace("seeds = 2", "seeds = 3")
-
-
-@pytest.fixture(scope="module")
-def res(tmp_path_factory):
-    """A results directory from one real tiny grid, shared by the module's tests."""
-    return str(run_grid_in(tmp_path_factory.mktemp("report"), REPORT_GRID, 1 + 3 + 2 * 3))
-
+from .conftest import TINY_DATA, assert_one_error_line
 
 def _raw(res):
     return pads.dataset(res, partitioning="hive").to_table().to_pylist()
@@ -73,7 +66,8 @@ def test_report_formats(cli_runner, res):
 
     md = markdown.splitlines()
     assert md[0].startswith("| experiment | model | layers | lr |") and md[0].endswith("| course figure |")
-    assert md[1] == "|" + "---|" * 13
+    # numbers right-aligned: lr, params, seeds, epoch, test MSE ... diverged
+    assert md[1] == "|---|---|---|---:|---|" + "---:|" * 10 + "---|"
     assert len(md) == 2 + 4 and all(line.startswith("| ") for line in md[2:])
     assert len(table.splitlines()) == 2 + 4
 
@@ -166,16 +160,23 @@ def synthetic(runs) -> pa.Table:
         for epoch, mse in enumerate(curve, start=1):
             rows.append({
                 "run_id": f"{i:016x}", "experiment": run.get("experiment", run["model"]),
-                "layers": run.get("layers", []), "n_params": 0, "lr": None if naive else run.get("lr", 0.01),
+                "layers": run.get("layers", []), "n_params": run.get("params", 0), "lr": None if naive else run.get("lr", 0.01),
                 "init": None if naive else run.get("init", "scaled"),
                 "shuffle": None if naive else False, "clip": None if naive else 0.0,
-                "seed": run.get("seed", 0), "data_seed": 0, "dataset_id": "d" * 16,
+                "seed": run.get("seed", 0), "data_seed": run.get("data_seed", 0),
+                "dataset_id": run.get("dataset", "d" * 16),
                 "n_train": n_train, "n_test": n_test, "steps": steps, "epoch": epoch,
-                "train_mse": mse, "test_mse": mse, "epoch_seconds": 0.5,
+                "train_mse": run.get("train", curve)[epoch - 1], "test_mse": mse,
+                "epoch_seconds": run.get("seconds", [0.5] * len(curve))[epoch - 1],
                 "status": run.get("status", "ok"), "model": run["model"],
+                **{name: None if naive else run.get(name, SETTINGS[name].default)
+                   for name in NEWER},
             })
     schema = results.SCHEMA.append(pa.field("model", pa.string()))
     return pa.Table.from_pylist(rows, schema=schema)
+
+
+NEWER = [name for name in report.SETTING_KEYS if name not in results.REQUIRED]  # defaults here
 
 
 def rnn6(curve, seed=0, **extra):
@@ -184,7 +185,7 @@ def rnn6(curve, seed=0, **extra):
 
 def _course_cell(rows):
     [row] = rows
-    return report._display(row)["course figure"]
+    return display.course(row)
 
 
 def test_course_figure_met_at_its_epoch():
@@ -253,7 +254,8 @@ def test_aggregate_statistics():
     assert (row["test_mse_min"], row["test_mse_max"]) == (0.1, 0.3)
     assert (row["best_mse"], row["best_epoch"]) == (pytest.approx(0.2), 3)
     assert row["seconds_per_epoch"] == 0.5
-    assert "0.20000 ± 0.1  " in report.render([row], "table")
+    table = render.text_table(report.summarise(synthetic(runs)))
+    assert "  0.200 ± 0.100  " in table
 
 
 def test_aggregate_counts_diverged_runs():
@@ -264,14 +266,14 @@ def test_aggregate_counts_diverged_runs():
     row = rows[1]
     # a diverged seed is a result: it counts, and its NaN makes the mean NaN
     assert row["seeds"] == 2 and math.isnan(row["test_mse_mean"])
-    as_json = json.loads(report.render(rows, "json"))  # NaN is not JSON: null
+    as_json = json.loads(render.as_json(report.summarise(synthetic(runs))))  # NaN is not JSON
     assert as_json[1]["test_mse_mean"] is None and as_json[1]["diverged"] == 1
 
 
 def test_render_rejects_unknown_format():
     with pytest.raises(Exception) as info:
-        report.render([], "xml")
-    assert str(info.value) == "--format must be one of table, markdown, csv, json. Got 'xml'."
+        render.render(report.summarise(synthetic([rnn6([0.1])])), "xml")
+    assert str(info.value) == "--format must be one of table, markdown, csv, json, html. Got 'xml'."
 
 
 def test_report_is_deterministic_to_the_last_bit(cli_runner, res):
@@ -291,3 +293,220 @@ def test_report_ignores_hidden_leftovers(cli_runner, res, tmp_path):
     (copy / ".corrupt" / "x.parquet").write_bytes(b"junk")
     assert cli_runner.invoke(main, ["report", str(copy), "--format", "json"]).output == \
         cli_runner.invoke(main, ["report", res, "--format", "json"]).output
+
+
+# -- the tidy tables ---------------------------------------------------------------------------
+
+def _curve(rep, config, metric="test_mse"):
+    return rep.curve(config, metric).to_pylist()
+
+
+def test_curves_hold_the_seeds_mean_std_min_max_and_count():
+    curves = [[0.5, 0.4, 0.3], [0.5, 0.2, 0.1], [0.7, 0.3, 0.2]]
+    runs = [rnn6(c, seed, seconds=[1.0, 2.0, 3.0], train=[0.9, 0.8, 0.7])
+            for seed, c in enumerate(curves)]
+    rep = report.summarise(synthetic(runs))
+    assert rep.curves.column_names == ["config", "metric", "epoch", "mean", "std", "min", "max",
+                                       "count"]
+    assert sorted(set(rep.curves["metric"].to_pylist())) == ["epoch_seconds", "test_mse", "train_mse"]
+    points = _curve(rep, 0)
+    assert [p["epoch"] for p in points] == [1, 2, 3]
+    by_epoch = np.array(curves).T
+    for p, values in zip(points, by_epoch):
+        assert p["mean"] == pytest.approx(values.mean(), rel=1e-12)
+        assert p["std"] == pytest.approx(values.std(ddof=1), rel=1e-12)
+        assert (p["min"], p["max"], p["count"]) == (values.min(), values.max(), 3)
+    assert [p["mean"] for p in _curve(rep, 0, "train_mse")] == pytest.approx([0.9, 0.8, 0.7])
+    assert [p["mean"] for p in _curve(rep, 0, "epoch_seconds")] == [1.0, 2.0, 3.0]
+
+
+def test_a_diverged_seed_leaves_the_band_to_the_others():
+    runs = [rnn6([0.5, 0.4, 0.3], 0), rnn6([0.6, float("nan")], 1, status="diverged")]
+    rep = report.summarise(synthetic(runs))
+    first, second, third = _curve(rep, 0)
+    assert (first["mean"], first["count"]) == (pytest.approx(0.55), 2)
+    assert math.isnan(second["mean"]) and (second["min"], second["max"]) == (0.4, 0.4)
+    assert (third["mean"], third["count"]) == (0.3, 1)
+
+
+def test_summary_columns():
+    runs = [{"model": "naive", "curve": [0.02]},
+            rnn6([0.5, 0.01, 0.004], 0, params=56), rnn6([0.5, 0.01, 0.006], 1, params=56)]
+    rep = report.summarise(synthetic(runs))
+    assert rep.summary.column_names == ["config"] + [c.name for c in report.SUMMARY
+                                                     if not c.with_target]
+    naive, rnn = rep.rows()
+    assert (naive["config"], rnn["config"]) == (0, 1)
+    assert rnn["params"] == 56 and rnn["naive_mse"] == naive["test_mse_mean"] == 0.02
+    assert rnn["skill"] == pytest.approx(1 - 0.005 / 0.02) and naive["skill"] == 0
+    assert rnn["train_seconds"] == 0.5 * 3 * 2 and rnn["seconds_per_epoch"] == 0.5
+    assert rnn["generated"] is True and rnn["dataset"] == "d" * 16
+    assert rnn["layers"] == "1-6-1" and rnn["lr"] == 0.01 and rnn["optimizer"] == "sgd"
+    assert naive["lr"] is None and naive["layers"] == ""
+
+
+def test_skill_needs_the_naive_baseline_of_the_same_dataset():
+    runs = [{"model": "naive", "curve": [0.02], "dataset": "e" * 16}, rnn6([0.01])]
+    assert report.aggregate(synthetic(runs))[1]["skill"] is None
+    runs = [{"model": "naive", "curve": [0.02]}, rnn6([0.03, 0.01])]
+    # the baseline stands at its own epoch when the others are compared at another
+    [row] = report.aggregate(synthetic(runs), epoch=2)
+    assert row["skill"] == pytest.approx(0.5)
+
+
+def test_target_gives_the_first_epoch_and_the_seconds_to_it():
+    runs = [rnn6([0.5, 0.01, 0.004, 0.002], 0, seconds=[1.0, 2.0, 3.0, 4.0]),
+            rnn6([0.5, 0.01, 0.006, 0.002], 1, seconds=[3.0, 4.0, 5.0, 6.0])]
+    [row] = report.summarise(synthetic(runs), target=0.005).rows()
+    # the seed mean: 0.5, 0.01, 0.005, 0.002; epoch seconds 2, 3, 4, 5
+    assert (row["target"], row["target_epoch"], row["target_seconds"]) == (0.005, 3, 9.0)
+    [row] = report.summarise(synthetic(runs), target=0.001).rows()
+    assert (row["target_epoch"], row["target_seconds"]) == (None, None)
+    assert "target_epoch" not in report.aggregate(synthetic(runs))[0]
+
+
+def test_target_columns_in_the_human_table():
+    runs = [rnn6([0.5, 0.01, 0.004], 0, lr=0.1)]
+    lines = render.text_table(report.summarise(synthetic(runs), target=0.005)).splitlines()
+    assert "  ≤ 0.005 at epoch  ≤ 0.005 at s  " in lines[0]
+    assert lines[2].split()[-4:-2] == ["3", "1.50"]
+
+
+def test_baselines_stay_whatever_is_chosen():
+    runs = [{"model": "naive", "curve": [0.02]}, rnn6([0.01]), rnn6([0.01], lr=0.1)]
+    full = report.summarise(synthetic(runs))
+    chosen = report.select(full, report.parse_where(["lr=0.1"]))
+    assert [r["lr"] for r in chosen.rows()] == [0.1]
+    assert set(chosen.curves["config"].to_pylist()) == {chosen.rows()[0]["config"]}
+    assert chosen.baselines.to_pylist() == full.baselines.to_pylist() == [
+        {"dataset": "d" * 16, "model": "naive", "test_mse": 0.02, "train_mse": 0.02}]
+
+
+def test_provenance_of_every_run(res):
+    import platform
+    from rnnbatch import __version__
+    rep = report.summarise(results.read(res))
+    p = rep.provenance.to_pylist()
+    assert len(p) == 1 + 3 + 2 * 3 and list(p[0]) == list(report.PROVENANCE)
+    assert {(r["rnnbatch"], r["host"]) for r in p} == {(__version__, platform.node())}
+    assert all(r["started"] <= r["ended"] for r in p)
+    assert report.summarise(synthetic([rnn6([0.1])])).provenance.num_rows == 0  # none recorded
+
+
+def test_a_dataset_not_generated_has_no_course_figure():
+    rows = report.aggregate(synthetic([rnn6([0.003] * 30, data_seed=-1)]))
+    assert rows[0]["generated"] is False and rows[0]["course"] is None
+
+
+# -- --where -----------------------------------------------------------------------------------
+
+def _choose(*clauses):
+    runs = [{"model": "naive", "curve": [0.02]}, rnn6([0.01]), rnn6([0.01], lr=0.1),
+            rnn6([0.01], layers=[1, 3, 1], experiment="small"),
+            {"model": "dense", "layers": [50, 1], "lr": 0.1, "curve": [0.01]}]
+    rep = report.select(report.summarise(synthetic(runs)), report.parse_where(clauses))
+    return sorted((r["model"], r["layers"], r["lr"] or 0) for r in rep.rows())
+
+
+@pytest.mark.parametrize("clauses,chosen", [
+    (["model=rnn"], [("rnn", "1-3-1", 0.01), ("rnn", "1-6-1", 0.01), ("rnn", "1-6-1", 0.1)]),
+    (["lr=0.1"], [("dense", "50-1", 0.1), ("rnn", "1-6-1", 0.1)]),
+    (["lr=0.1", "model=rnn"], [("rnn", "1-6-1", 0.1)]),  # every setting holds
+    (["model=naive", "model=dense"], [("dense", "50-1", 0.1), ("naive", "", 0)]),  # either
+    (["layers=1-6-1", "lr=1e-2"], [("rnn", "1-6-1", 0.01)]),
+    (["layers=[1, 3, 1]"], [("rnn", "1-3-1", 0.01)]),
+    (["experiment=small"], [("rnn", "1-3-1", 0.01)]),
+    (["dataset=ddd"], [("dense", "50-1", 0.1), ("naive", "", 0), ("rnn", "1-3-1", 0.01),
+                       ("rnn", "1-6-1", 0.01), ("rnn", "1-6-1", 0.1)]),  # an id's beginning
+    (["shuffle=false", "optimizer=sgd", "epochs=1"], [("dense", "50-1", 0.1), ("rnn", "1-3-1", 0.01),
+                                                     ("rnn", "1-6-1", 0.01), ("rnn", "1-6-1", 0.1)]),
+])
+def test_where_chooses_configurations(clauses, chosen):
+    assert _choose(*clauses) == chosen
+
+
+@pytest.mark.parametrize("clauses,message", [
+    (["lrr=0.1"], "Unknown setting 'lrr' in --where lrr=0.1. Did you mean 'lr'? It takes "
+                  + ", ".join(report.WHERE_KEYS) + "."),
+    (["lr"], "--where takes SETTING=VALUE, such as lr=0.01 or model=rnn. Got 'lr'."),
+    (["lr="], "--where takes SETTING=VALUE, such as lr=0.01 or model=rnn. Got 'lr='."),
+    (["lr=-1"], "The 'lr' of --where lr=-1 must be a float > 0. Got -1."),
+    (["model=rn"], "The 'model' of --where model=rn must be one of 'naive', 'ar', 'dense', "
+                   "'rnn', 'jordan', 'gru', 'lstm'. Got 'rn'."),
+    (["layers=1-x"], "The 'layers' of --where layers=1-x must be a list of at least two ints "
+                     "from 1 to 10000. Got '1-x'."),
+    (["shuffle=maybe"], "The 'shuffle' of --where shuffle=maybe must be true or false. Got 'maybe'."),
+    (["lr=0.5"], "--where lr=0.5 matches no configuration; the results hold lr 0.01, 0.1."),
+    (["optimizer=adam"], "--where optimizer=adam matches no configuration; the results hold "
+                         "optimizer sgd."),
+    (["model=naive", "lr=0.1"], "No configuration matches all of --where model=naive "
+                                "--where lr=0.1. Drop one of them."),
+])
+def test_where_errors(clauses, message):
+    with pytest.raises(InputError) as info:
+        _choose(*clauses)
+    assert str(info.value) == message
+
+
+def test_where_on_the_command_line(cli_runner, res):
+    result = cli_runner.invoke(main, ["report", res, "--format", "json", "--where", "model=rnn",
+                                      "--where", "layers=1-3-1"])
+    assert [(r["model"], r["layers"]) for r in json.loads(result.output)] == [("rnn", "1-3-1")]
+    result = cli_runner.invoke(main, ["report", res, "--where", "lrr=0.1"])
+    assert_one_error_line(result, starts="Unknown setting 'lrr' in --where lrr=0.1. Did you mean 'lr'?")
+
+
+@pytest.mark.parametrize("option,message", [
+    (["--target", "0"], "Invalid value for '--target': 0.0 is not in the range x>0."),
+    (["--target", "x"], "Invalid value for '--target': 'x' is not a valid float range."),
+    (["--format", "xml"], "Invalid value for '--format': 'xml' is not one of 'table', "
+                          "'markdown', 'csv', 'json', 'html'."),
+])
+def test_bad_report_options(cli_runner, res, option, message):
+    result = cli_runner.invoke(main, ["report", res, *option])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == f"Error: {message}"
+
+
+# -- how numbers read --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value,text", [
+    (0.00509, "0.00509"), (0.02, "0.0200"), (0.0113, "0.0113"), (1282, "1282"), (188.2, "188"),
+    (0.0, "0"), (3.5232e-18, "3.52e-18"), (2.5e7, "2.50e+07"), (None, "–"), (float("nan"), "–"),
+])
+def test_numbers_show_three_significant_figures(value, text):
+    assert display.number(value) == text
+
+
+@pytest.mark.parametrize("mean,std,text", [
+    (0.00509, 3.5232e-18, "0.00509 ± 0.00000"),  # the spread ends at the mean's last digit
+    (0.00448, 0.00062389, "0.00448 ± 0.00062"),
+    (0.0113, 1e-9, "0.0113 ± 0.0000"), (0.2, 0.1, "0.200 ± 0.100"), (0.02, None, "0.0200"),
+    (float("nan"), 0.1, "–"),
+])
+def test_a_spread_to_its_mean_s_decimal_place(mean, std, text):
+    assert display.plus_minus(mean, std) == text
+
+
+def test_text_table_right_aligns_numbers(cli_runner, res):
+    lines = cli_runner.invoke(main, ["report", res]).output.splitlines()
+    for column in ("lr", "params", "test MSE", "min–max", "skill", "train s", "diverged"):
+        end = lines[0].index(f" {column}") + 1 + len(column)  # headings align as their cells
+        for line in lines[2:]:
+            assert line[end - 1] != " " and line[end:end + 1] in ("", " "), (column, line)
+    start = lines[0].index("experiment")
+    assert all(line[start] != " " for line in lines)  # text stays left-aligned
+
+
+@pytest.mark.parametrize("rows,names", [
+    ([{"lr": 0.01}, {"lr": 0.1}], ["lr=0.01", "lr=0.1"]),
+    ([{"layers": "1-6-1"}, {"layers": "1-3-1", "epochs": 5}], ["[1, 6, 1]", "[1, 3, 1]"]),
+    ([{"epochs": 3}, {"epochs": 5}], ["epochs=3", "epochs=5"]),  # only the length differs
+    ([{"model": "gru"}, {"optimizer": "adam", "shuffle": True}],
+     ["gru no shuffle optimizer=sgd", "rnn shuffle optimizer=adam"]),
+    ([{"shuffle": True}, {}], ["shuffle", "no shuffle"]),
+    ([{}], ["x"]),  # nothing differs: the experiment
+])
+def test_names_say_what_differs(rows, names):
+    base = report.aggregate(synthetic([rnn6([0.1], experiment="x")]))[0]
+    assert display.names([base | row for row in rows]) == names
