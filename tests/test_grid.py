@@ -2,6 +2,7 @@
 as Cartesian products; run ids are stable under renames and reordering."""
 
 import os
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -446,3 +447,11 @@ def test_a_baseline_takes_no_settings_to_clash():
     _, configs = grid.parse(TINY_DATA + '[defaults]\nloss = "every"\nbptt = 3\n'
                             '[[experiment]]\nname = "n"\nmodel = "naive"\n')
     assert [c.model for _, c in configs] == ["naive"]
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "jobs").glob("*.toml")),
+                         ids=lambda p: p.name)
+def test_every_shipped_grid_validates(path):
+    from rnnbatch import planning
+
+    assert planning.plan(path, materialise=False).runs
