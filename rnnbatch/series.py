@@ -85,8 +85,10 @@ def _table(path: Path, content: bytes) -> pa.Table:
         compression = None if path.suffix.lower() == ".csv" else path.suffix.lstrip(".").lower()
         stream = pa.CompressedInputStream(pa.BufferReader(content), compression) if compression \
             else pa.BufferReader(content)
-        options = pcsv.ConvertOptions(default_column_type=pa.string(), strings_can_be_null=True)
-        return pcsv.read_csv(stream, convert_options=options)
+        # an empty line is a row: in a one-column file, a missing value, not nothing
+        return pcsv.read_csv(stream, parse_options=pcsv.ParseOptions(ignore_empty_lines=False),
+                             convert_options=pcsv.ConvertOptions(default_column_type=pa.string(),
+                                                                 strings_can_be_null=True))
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise InputError(f"{path} is not a readable {kind.upper() if kind == 'csv' else 'Parquet'} "
                          f"file ({one_line(exc)}). Fix the file, or export it again.") from None
