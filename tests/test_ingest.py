@@ -332,3 +332,106 @@ def test_ingest_from_python_checks_its_settings():
     with pytest.raises(Exception) as info:
         ingest.IngestParams("s.csv", stride=0)
     assert str(info.value) == "The 'stride' of ingest must be an int from 1 to 10000. Got 0."
+
+
+# -- grids ---------------------------------------------------------------------------------------
+
+REAL_GRID = f"""
+[data]
+series = {json.dumps(str(SHIPPED))}
+column = "co2"
+time = "date"
+fill = "linear"
+difference = true
+
+[defaults]
+epochs = 1
+
+[[experiment]]
+name = "naive"
+model = "naive"
+
+[[experiment]]
+name = "ar"
+model = "ar"
+
+[[experiment]]
+name = "perceptron"
+model = "dense"
+layers = [50, 1]
+lr = 0.1
+
+[[experiment]]
+name = "one-node"
+model = "rnn"
+layers = [1, 1]
+seeds = 2
+"""
+
+
+def test_a_grid_ingests_the_shipped_series_on_the_fly(cli_runner, fs, write_grid):
+    grid = write_grid(REAL_GRID)
+    dry = cli_runner.invoke(main, ["run", grid, "--dry-run"])
+    assert dry.exit_code == 0 and dry.stdout.endswith("5 runs\n") and not os.path.exists("data")
+    result = cli_runner.invoke(main, ["run", grid, "--out", "res", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    [made] = Path("data").iterdir()
+    assert made.name.startswith("co2-")
+    ds = data.load(made)
+    table = results.read("res")
+    assert table.num_rows == 5
+    assert set(table["dataset_id"].to_pylist()) == {ds.dataset_id}
+    assert set(table["data_source"].to_pylist()) == {"co2.csv:co2"}
+    assert set(table["series_unit"].to_pylist()) == {ds.unit}
+    assert set(table["data_seed"].to_pylist()) == {None}
+    assert set(table["n_train"].to_pylist()) == {1736} and set(table["n_test"].to_pylist()) == {447}
+    some = next(Path("res/model=rnn").glob("*.parquet"))
+    assert json.loads(pq.read_schema(some).metadata[results.DATASET_KEY]) == ds.provenance
+
+    again = cli_runner.invoke(main, ["run", grid, "--out", "res", "--jobs", "1"])
+    assert "0 ran, 5 skipped" in again.stdout
+    # the same dataset named by its path: the same runs, already done
+    named = write_grid(f'[data]\npath = "{made}"\n[defaults]' + REAL_GRID.split("[defaults]")[1],
+                       "named.toml")
+    named_run = cli_runner.invoke(main, ["run", named, "--out", "res", "--jobs", "1"])
+    assert "0 ran, 5 skipped" in named_run.stdout, named_run.output
+
+
+def test_a_grid_refuses_a_different_dataset_at_its_path(cli_runner, fs, write_grid):
+    _csv("s.csv", _wave())
+    assert _ingest(cli_runner, "s.csv", "--out", "d", "--steps", "11").exit_code == 0
+    before = Path("d/train.parquet").read_bytes()
+    grid = write_grid('[data]\nseries = "s.csv"\npath = "d"\nsteps = 21\n'
+                      '[[experiment]]\nname = "naive"\nmodel = "naive"\n')
+    result = cli_runner.invoke(main, ["run", grid, "--out", "res"])
+    assert_one_error_line(result, "d/train.parquet holds a different dataset. Replace it with "
+                                  "rnnbatch ingest --force, or choose another directory.")
+    assert Path("d/train.parquet").read_bytes() == before
+
+
+@pytest.mark.parametrize("data_table,message", [
+    ('column = "x"', "[data] gives 'column' without 'series': it is a setting of a series to "
+                     "ingest, so add series = \"FILE.csv\" or drop it."),
+    ('series = "s.csv"\ntrain = 5', "[data] gives 'series' and 'train': a series is cut into "
+                                    "windows, not generated, so drop 'train'. Its keys: series, "
+                                    "column, time, steps, stride, test, scale, difference, fill, "
+                                    "dir, path."),
+    ('series = "s.csv"\nstride = 0', "The 'stride' of [data] must be an int from 1 to 10000. Got 0."),
+    ('series = "s.csv"\ntest = 2000', "The 'test' of [data] must be a float between 0 and 1 (both "
+                                      "excluded). Got 2000."),
+    ('series = "s.csv"\ndifference = "yes"', "The 'difference' of [data] must be true or false. "
+                                             "Got 'yes'."),
+    ('series = "s.csv"\ncolum = "x"', "Unknown key 'colum' in [data]. Did you mean 'column'?"),
+    ('series = ""', "The 'series' of [data] must be a non-empty string. Got ''."),
+    ('series = "nope.csv"', "Series file nope.csv does not exist. Check the path."),
+    ('series = "s.csv"\nsteps = 11\n[defaults]\nseeds = 1', None),
+])
+def test_grid_data_keys_of_a_series(cli_runner, fs, write_grid, data_table, message):
+    _csv("s.csv", _wave())
+    text = f"[data]\n{data_table}\n[[experiment]]\nname = \"p\"\nmodel = \"dense\"\nlayers = [50, 1]\n"
+    result = cli_runner.invoke(main, ["run", write_grid(text), "--dry-run"])
+    if message is None:  # the layers are checked against the series' steps
+        message = "The 'layers' of experiment 'p' do not fit: a dense net on 11-step series starts " \
+                  "with 10. Got [50, 1]."
+    assert_one_error_line(result, message)
+    assert not os.path.exists("data")
