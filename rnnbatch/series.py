@@ -23,7 +23,8 @@ import pyarrow.parquet as pq
 from ._io import one_line
 from .errors import InputError
 
-FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}  # .csv.gz etc.: by the stem
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+COMPRESSED = (".gz", ".bz2", ".zst")  # a CSV file may be compressed: data.csv.gz
 FILLS = ("none", "linear")
 GAP = 1.5  # a step this many times the usual spacing suggests missing rows
 
@@ -39,10 +40,6 @@ class Series:
     rows: int
     times: list | None  # the time column's values as text (ISO 8601 for times), if given
     filled: int  # values interpolated
-
-    def where(self, row: int) -> str:
-        """The time of data row ``row`` (from 0), or the row itself."""
-        return self.times[row] if self.times else f"row {row + 1}"
 
 
 def read(path: str | Path, column: str | None = None, time: str | None = None,
@@ -63,28 +60,38 @@ def read(path: str | Path, column: str | None = None, time: str | None = None,
                   times, filled)
 
 
+def _format(path: Path) -> str | None:
+    """"csv" or "parquet" by the file's name; None for anything else."""
+    suffix = path.suffix.lower()
+    if suffix in COMPRESSED:
+        return "csv" if Path(path.stem).suffix.lower() == ".csv" else None
+    return FORMATS.get(suffix)
+
+
 def _content(path: Path) -> bytes:
-    if path.suffix.lower() not in FORMATS and Path(path.stem).suffix.lower() not in FORMATS:
+    if _format(path) is None:
         raise InputError(f"{path} is not a .csv or .parquet file. Give the series as CSV (a header "
-                         "line, then a row per time) or Parquet.")
+                         "line, then a row per time; .csv.gz too) or Parquet.")
     try:
         return path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"Series file {path} does not exist. Check the path.") from None
+    except PermissionError as exc:
+        raise InputError(f"Cannot read {path}: {exc.strerror}. Ask its owner to make it readable "
+                         "(chmod g+r), or copy it.") from None
     except OSError as exc:
-        raise InputError(f"Cannot read {path}: {exc.strerror}. Give a readable file "
-                         "(ask its owner to chmod g+r).") from None
+        raise InputError(f"Cannot read {path}: {exc.strerror}. Give the path of a file.") from None
 
 
 def _table(path: Path, content: bytes) -> pa.Table:
     """Every column, as text for CSV (parsed below, row by row)."""
-    kind = FORMATS.get(path.suffix.lower()) or FORMATS[Path(path.stem).suffix.lower()]
+    kind = _format(path)
     try:
         if kind == "parquet":
             return pq.read_table(pa.BufferReader(content))
-        compression = None if path.suffix.lower() == ".csv" else path.suffix.lstrip(".").lower()
-        stream = pa.CompressedInputStream(pa.BufferReader(content), compression) if compression \
-            else pa.BufferReader(content)
+        stream = pa.BufferReader(content)
+        if path.suffix.lower() in COMPRESSED:
+            stream = pa.CompressedInputStream(stream, pa.Codec.detect(str(path)).name)
         # an empty line is a row: in a one-column file, a missing value, not nothing
         return pcsv.read_csv(stream, parse_options=pcsv.ParseOptions(ignore_empty_lines=False),
                              convert_options=pcsv.ConvertOptions(default_column_type=pa.string(),
@@ -201,10 +208,10 @@ def _as_time(cells: pa.Array) -> pa.Array:
         return pc.cast(cells, pa.timestamp("us"))
     if pa.types.is_integer(cells.type) or pa.types.is_floating(cells.type):
         return pc.cast(cells, pa.float64())
-    return pc.cast(cells, _kind(cells[:1]))
+    return pc.cast(cells, _time_kind(cells[:1]))
 
 
-def _kind(text: pa.Array) -> pa.DataType:
+def _time_kind(text: pa.Array) -> pa.DataType:
     """Timestamp if ``text`` parses as times, else float64."""
     try:
         pc.cast(text, pa.timestamp("us"))
@@ -221,7 +228,7 @@ def _time_keys(path: Path, column: str, cells: pa.Array) -> np.ndarray:
     try:
         parsed = _as_time(cells)
     except pa.ArrowException:
-        kind = _kind(cells[:1])
+        kind = _time_kind(cells[:1])
         row = next(i for i in range(len(cells)) if not _parses(cells[i:i + 1], kind))
         shape = ("neither a time (ISO 8601, such as 2001-12-29) nor a number" if row == 0 else
                  "not a time (ISO 8601) as the first row is" if pa.types.is_timestamp(kind) else

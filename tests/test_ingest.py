@@ -188,12 +188,26 @@ def test_the_id_is_the_source_content_and_the_settings(cli_runner, fs):
 
 def test_parquet_gives_the_windows_csv_gives(cli_runner, fs):
     values = _wave()
-    _csv("s.csv", values)
-    pq.write_table(pa.table({"value": values}), "s.parquet")
+    days = np.arange(np.datetime64("2001-01-01"), np.datetime64("2001-01-01") + len(values))
+    _csv("s.csv", values, [str(d) for d in days])
+    pq.write_table(pa.table({"t": pa.array(days, pa.date32()), "value": values}), "s.parquet")
     for name in ("s.csv", "s.parquet"):
-        assert _ingest(cli_runner, name, "--out", name.replace(".", "-")).exit_code == 0
+        result = _ingest(cli_runner, name, "--time", "t", "--out", name.replace(".", "-"))
+        assert result.exit_code == 0, result.output
     a, b = data.load("s-csv"), data.load("s-parquet")
     assert np.array_equal(a.train, b.train) and np.array_equal(a.test, b.test)
+    assert a.provenance["windows"] == b.provenance["windows"]
+    assert (b.provenance["source"]["first"], b.provenance["source"]["last"]) == ("2001-01-01",
+                                                                                 "2001-07-19")
+
+
+def test_a_compressed_csv_reads_as_the_csv(cli_runner, fs):
+    _csv("s.csv", _wave())
+    with pa.CompressedOutputStream("s.csv.gz", "gzip") as out:
+        out.write(Path("s.csv").read_bytes())
+    for name in ("s.csv", "s.csv.gz"):
+        assert _ingest(cli_runner, name, "--out", name.replace(".", "-")).exit_code == 0
+    assert np.array_equal(data.load("s-csv").train, data.load("s-csv-gz").train)
 
 
 def test_fill_linear_interpolates_between_neighbours(cli_runner, fs):
@@ -240,7 +254,8 @@ def _bad_series():
     return {
         "missing file": (["nope.csv"], "Series file nope.csv does not exist. Check the path."),
         "not csv": (["s.txt"], "s.txt is not a .csv or .parquet file. Give the series as CSV (a "
-                               "header line, then a row per time) or Parquet."),
+                               "header line, then a row per time; .csv.gz too) or Parquet."),
+        "a directory": (["dir.csv"], "Cannot read dir.csv: Is a directory. Give the path of a file."),
         "unknown column": (["s.csv", "--column", "vlaue"],
                            "s.csv has no column 'vlaue'. Did you mean 'value'?"),
         "no close column": (["s.csv", "--column", "zzz"], "s.csv has no column 'zzz'. Its columns: "
@@ -303,6 +318,7 @@ def test_bad_series(cli_runner, fs, case):
     _csv("flat.csv", [2.5] * 200)
     _csv("line.csv", [3 * i for i in range(200)])
     Path("ragged.csv").write_text("value\n1\n2,3\n")
+    Path("dir.csv").mkdir()
     args, message = BAD[case]
     result = _ingest(cli_runner, *args, "--out", "d")
     line = assert_one_error_line(result, message)
