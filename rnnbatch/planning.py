@@ -6,6 +6,7 @@ from pathlib import Path
 
 from . import data as datamod
 from . import grid as gridmod
+from . import ingest as ingestmod
 from .errors import InputError
 from .grid import DataSource, Run
 
@@ -14,22 +15,32 @@ from .grid import DataSource, Run
 class Plan:
     runs: list[Run]
     datasets: dict  # DataSource -> Dataset
-    unsaved: set = field(default_factory=set)  # generated sources made in memory only
+    unsaved: set = field(default_factory=set)  # sources made in memory only
+
+
+def _makers(source: DataSource):
+    """``write(out, params, made=)`` and ``load_or_make(out, params)`` for the source's kind."""
+    if isinstance(source.params, ingestmod.IngestParams):
+        return ingestmod.ingest, ingestmod.load_or_make
+    return datamod.generate, datamod.load_or_make
 
 
 def _dataset(source: DataSource, materialise: bool):
     """The source's dataset and whether it is on disk."""
-    if source.path is not None:
+    if source.params is None:
         return datamod.load(source.path), True
+    write, load_or_make = _makers(source)
     if materialise:
-        return datamod.generate(source.location, source.params)[0], True
-    return datamod.load_or_make(source.location, source.params)
+        return write(source.location, source.params)[0], True
+    return load_or_make(source.location, source.params)
 
 
 def materialise(plan_: Plan) -> None:
-    """Write the plan's datasets that exist only in memory, as ``rnnbatch generate`` would."""
+    """Write the plan's datasets that exist only in memory, as ``rnnbatch generate`` or
+    ``rnnbatch ingest`` would."""
     for source in sorted(plan_.unsaved, key=lambda s: str(s.location)):
-        datamod.generate(source.location, source.params, made=plan_.datasets[source])
+        write, _ = _makers(source)
+        write(source.location, source.params, made=plan_.datasets[source])
     plan_.unsaved.clear()
 
 
