@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rnnbatch import data, ingest, results, runner
+from rnnbatch import data, ingest, render, report, results, runner
 from rnnbatch.cli import main
 from rnnbatch.errors import DataError
 from rnnbatch.scaling import Scaling, rmse
@@ -126,6 +126,11 @@ def test_rmse_in_the_series_units_from_a_result(cli_runner, fs, tmp_path):
     starts = ingest.windows(len(diffs), 11, 1, 0.2)[1]
     errors = [diffs[s + 10] - diffs[s + 9] for s in starts]
     assert rmse(row["test_mse"], row["series_unit"]) == pytest.approx(np.sqrt(np.mean(np.square(errors))))
+    [summary] = report.summarise(results.read("res")).rows()
+    assert summary["source"] == "w.csv:value" and summary["test_rmse"] == pytest.approx(
+        np.sqrt(np.mean(np.square(errors))))
+    table = render.render(report.summarise(results.read("res")), "table")
+    assert "RMSE (own units)" in table and "w.csv:value" in table
 
 
 # -- the command -------------------------------------------------------------------------------
