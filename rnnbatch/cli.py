@@ -72,9 +72,8 @@ def generate(out, seed, n_train, n_test, steps, force):
         dataset, written = data.generate(out, params, force=force)
     except RnnbatchError as exc:
         raise _fail(exc) from None
-    verb = "Wrote" if written else "Up to date:"
-    click.echo(f"{verb} {out}/train.parquet and test.parquet ({params.train} + {params.test} "
-               f"series of {params.steps}, seed {params.seed}); dataset id {dataset.dataset_id}")
+    _dataset_line(out, dataset, written, f"{params.train} + {params.test} series of "
+                                         f"{params.steps}, seed {params.seed}")
 
 
 class _Checked(click.ParamType):
@@ -126,9 +125,13 @@ def ingest(series, out, force, **options):
         dataset, written = ingestmod.ingest(out, params, force=force)
     except RnnbatchError as exc:
         raise _fail(exc) from None
+    _dataset_line(out, dataset, written, ingestmod.describe(dataset))
+
+
+def _dataset_line(out, dataset, written: bool, what: str) -> None:
+    """The line generate and ingest end with: whether they wrote the dataset, what it is."""
     verb = "Wrote" if written else "Up to date:"
-    click.echo(f"{verb} {out}/train.parquet and test.parquet ({ingestmod.describe(dataset)}); "
-               f"dataset id {dataset.dataset_id}")
+    click.echo(f"{verb} {out}/train.parquet and test.parquet ({what}); dataset id {dataset.dataset_id}")
 
 
 def _describe(run) -> str:
