@@ -44,6 +44,11 @@ FORMAT = 1
 CURVES = ("train_mse", "test_mse", "seconds")
 
 
+# what a checkpoint's identity keys are called in a message (the run id has a message of its own)
+IDENTITY = {"format": "checkpoint format", "dataset_id": "dataset", "settings": "settings",
+            "rnnbatch": "rnnbatch version"}
+
+
 def identity(run: Run) -> dict:
     """What a checkpoint must record to be ``run``'s (as JSON gives it back)."""
     return json.loads(json.dumps({
@@ -105,7 +110,7 @@ def decode(path: Path, run: Run) -> Progress:
         raise ValueError(f"not run {run.run_id}'s checkpoint (it names {record.get('run_id')})")
     for key, value in wanted.items():
         if record.get(key) != value:
-            raise ValueError(f"made with another {key} than run {run.run_id}'s "
+            raise ValueError(f"not made with run {run.run_id}'s {IDENTITY[key]} "
                              f"({json.dumps(record.get(key))}, not {json.dumps(value)})")
     config, family = run.config, FAMILIES[run.config.model]
     progress = fresh(config, family)  # the streams of the run's own seed, then their states

@@ -6,8 +6,9 @@ parent claims each run (:mod:`rnnbatch.claims`) just before it submits it, longe
 work first (:func:`rnnbatch.planning.longest_first`), with its checkpoint if it has one, writes
 its Parquet file atomically when it comes back, removes its checkpoint and releases the claim.
 A rerun skips runs whose result file is complete, so a cron job rerun after a crash only fills
-the gaps, and resumes the others from their checkpoints. Runs another live process holds are waited for (their claims may lapse, and are then
-taken over) unless ``wait=False``; either way the summary says what is left.
+the gaps, and resumes the others from their checkpoints. Runs another live process holds are
+waited for (their claims may lapse, and are then taken over) unless ``wait=False``; either way
+the summary says what is left.
 """
 
 import os

@@ -267,9 +267,9 @@ def test_a_checkpoint_made_with_other_settings_or_another_version_is_refused(gri
     run = run_of(grid, "plain")
     for key, value, says in (
             ("settings", {"model": "rnn", "layers": [1, 3, 1], "epochs": 11},
-             'made with another settings than run {run}\'s ({{"model": "rnn", "layers": [1, 3, 1], '
+             'not made with run {run}\'s settings ({{"model": "rnn", "layers": [1, 3, 1], '
              '"epochs": 11}}, not '),
-            ("rnnbatch", "0.0.1", 'made with another rnnbatch than run {run}\'s ("0.0.1", not ')):
+            ("rnnbatch", "0.0.1", 'not made with run {run}\'s rnnbatch version ("0.0.1", not ')):
         identity = {**checkpoints.identity(run), key: value}
         path = saved_at(grid, run, 4, tmp_path / f"{key}.npz", identity)
         with pytest.raises(ValueError, match="^" + re.escape(says.format(run=run.run_id))):
