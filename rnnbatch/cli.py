@@ -13,8 +13,8 @@ from pathlib import Path
 
 import click
 
-from . import (__version__, claims, data, ingest as ingestmod, planning, plot as plotmod, render,
-               runner, settings)
+from . import (__version__, checkpoints, claims, data, ingest as ingestmod, planning,
+               plot as plotmod, render, runner, settings)
 from ._io import write_atomic
 from .backends import Backend
 from .errors import InputError, RnnbatchError
@@ -157,7 +157,12 @@ def _describe(run) -> str:
               help="Seconds a claim on a run lasts unless its holder renews it.")
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="Wait for runs another running rnnbatch holds, or leave them to it (exit 3).")
-def run(grid, out, jobs, dry_run, force, backend, scheduler, shard, retries, lease, wait):
+@click.option("--checkpoint-every", type=float, default=checkpoints.EVERY_SECONDS,
+              show_default=True, metavar="SECONDS",
+              help="Save a long run's progress after the epoch that ends this many seconds of "
+                   "training after its last save, so a killed run resumes there (0: never).")
+def run(grid, out, jobs, dry_run, force, backend, scheduler, shard, retries, lease, wait,
+        checkpoint_every):
     """Run every experiment x setting x seed of a TOML grid, resuming where it left off.
 
     \b
@@ -184,7 +189,8 @@ def run(grid, out, jobs, dry_run, force, backend, scheduler, shard, retries, lea
         try:
             summary = runner.run_grid(grid, out, force=force, backend=engine, shard=part,
                                       retries=retries, on_start=progress.start,
-                                      on_result=progress.update, lease=lease, wait=wait)
+                                      on_result=progress.update, lease=lease, wait=wait,
+                                      checkpoint_every=checkpoint_every)
         finally:
             progress.close()
     except RnnbatchError as exc:

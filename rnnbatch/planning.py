@@ -1,5 +1,6 @@
 """Planning: a grid file becomes its datasets and its list of runs, validated before anything
-is written; a shard of a plan is a deterministic slice of its runs."""
+is written; a shard of a plan is a deterministic slice of its runs; runs start longest
+expected work first."""
 
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,6 +10,7 @@ from . import grid as gridmod
 from . import ingest as ingestmod
 from .errors import InputError
 from .grid import DataSource, Run
+from .models import FAMILIES
 
 
 @dataclass
@@ -80,3 +82,22 @@ def shard_of(runs: list[Run], shard: tuple[int, int] | None) -> list[Run]:
     index, count = shard
     chosen = {r.run_id for r in sorted(runs, key=lambda r: r.run_id)[index::count]}
     return [r for r in runs if r.run_id in chosen]
+
+
+def expected_work(run: Run, dataset) -> int:
+    """A run's work in multiply-adds, roughly: each epoch runs every training series through
+    the net once forward and once back, each step touching every parameter (a dense net takes
+    a series in one step). Baselines, fitted in one pass, count as none. Loss, bptt, batch and
+    the optimizer change the constant, not the order of magnitude."""
+    config, family = run.config, FAMILIES[run.config.model]
+    if not family.trainable:
+        return 0
+    n_train, values = dataset.train.shape
+    steps = values - 1 if family.recurrent else 1
+    return config.epochs * n_train * steps * family.n_params(config.layers, config.bidirectional)
+
+
+def longest_first(runs: list[Run], datasets: dict) -> list[Run]:
+    """``runs`` in the order to start them: longest :func:`expected_work` first, so that the
+    longest runs do not start last and leave cores idle at the end; equal work in plan order."""
+    return sorted(runs, key=lambda run: -expected_work(run, datasets[run.source]))

@@ -81,7 +81,7 @@ def to_table(run: Run, dataset, result, started: float, ended: float) -> pa.Tabl
               **{name: getattr(c, name) for name in NET_SETTINGS},
               "rnnbatch": __version__, "numpy": np.__version__, "numba": numba.__version__,
               "python": platform.python_version(), "host": platform.node(),
-              "started": _iso(started), "ended": _iso(ended)}
+              "started": _iso(started), "ended": _iso(ended), "resumed": result.resumed}
     metadata = {RUN_KEY: json.dumps(record, sort_keys=True),
                 DATASET_KEY: json.dumps(dataset.provenance, sort_keys=True)}
     if result.params is not None:
@@ -186,15 +186,15 @@ def _run_record(schema: pa.Schema) -> dict:
     return record
 
 
-def quarantine(out: Path, path: Path, reason: str) -> Path:
-    """Move a corrupt result to ``out/.corrupt/<run_id>.<time>.parquet.corrupt`` (never delete
-    it) and warn."""
+def quarantine(out: Path, path: Path, reason: str, then: str = "will rerun it") -> Path:
+    """Move a corrupt result (or checkpoint) to ``out/.corrupt/<run_id>.<time>.parquet.corrupt``
+    (``.npz.corrupt``; never delete it) and warn, saying what happens ``then``."""
     target_dir = Path(out) / ".corrupt"
     target_dir.mkdir(parents=True, exist_ok=True)
     # not ending in .parquet: globs such as results/*/*.parquet would read it as a result
     target = target_dir / f"{path.stem}.{time.strftime('%Y%m%dT%H%M%S')}{path.suffix}.corrupt"
     shutil.move(path, target)
-    warnings.warn(f"{path} was {reason}; moved it to {target} and will rerun it.", stacklevel=2)
+    warnings.warn(f"{path} was {reason}; moved it to {target} and {then}.", stacklevel=2)
     return target
 
 
@@ -202,8 +202,8 @@ def read(out: str | Path) -> pa.Table:
     """Every result under ``out`` as one table of :data:`READ_SCHEMA`, its files' run records
     (their provenance) in its schema metadata under :data:`RUNS_KEY`. Only whole files at
     ``out/model=<model>/<run_id>.parquet`` of their own run are read; every other visible file or
-    folder is skipped with a warning naming it, and hidden ones (claims, quarantined files,
-    writers' temp files) silently."""
+    folder is skipped with a warning naming it, and hidden ones (claims, checkpoints,
+    quarantined files, writers' temp files) silently."""
     out = Path(out)
     tables, records = [], []
     for path, model in _result_files(out):
