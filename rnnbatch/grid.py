@@ -22,6 +22,7 @@ so renaming an experiment or reordering the file keeps ids, and changing a setti
 """
 
 import difflib
+import functools
 import hashlib
 import itertools
 import json
@@ -73,7 +74,7 @@ class Run:
     source: DataSource
     dataset_id: str
 
-    @property
+    @functools.cached_property  # hashed once: planning, claims and files all ask for it
     def run_id(self) -> str:
         return run_id(self.config, self.dataset_id)
 
@@ -179,8 +180,9 @@ class _Experiment:
         for combo in itertools.product(*self.choices.values()):
             settings = dict(zip(self.choices, combo))
             settingsmod.check_conflicts(settings, f"experiment '{self.name}'")
+            config = TrainConfig(**settings)
             for seed in _seed_list(self.seeds):
-                yield self.name, TrainConfig(**settings, seed=seed)
+                yield self.name, config.with_seed(seed)
 
 
 def _experiment(name: str, experiment: dict, defaults: dict, owner: str) -> _Experiment:

@@ -10,12 +10,14 @@ notes, reports or damaged files beside them must not change the numbers.
 """
 
 import json
+import os
 import platform
 import re
 import shutil
 import time
 import warnings
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numba
@@ -48,6 +50,7 @@ REQUIRED = ("run_id", "experiment", "layers", "n_params", "lr", "init", "shuffle
 READ_SCHEMA = SCHEMA.append(pa.field("model", pa.string()))  # what read returns: + the hive column
 RUNS_KEY = b"rnnbatch.runs"  # read's table: every file's run record, a JSON list (provenance)
 RESULT_NAME = re.compile(r"[0-9a-f]{16}\.parquet")
+READ_THREADS = min(8, os.cpu_count() or 1)  # files read side by side by :func:`read`
 OWN_RESULTS = "run the grid into a results directory of your own (rnnbatch run GRID --out DIR)"
 
 
@@ -123,20 +126,21 @@ def is_complete(path: Path, run_id: str) -> bool:
     return True
 
 
-def _checked(path: Path, run_id: str) -> pa.Table:
-    """The rows of ``path`` as :data:`SCHEMA` when the file is whole (every column and page
-    read back), its run record and rows name ``run_id`` and their count is the record's;
-    else ValueError with the reason, worded to follow "<path> was"."""
+def _checked(path: Path, run_id: str) -> tuple[pa.Table, dict]:
+    """The rows of ``path`` as :data:`SCHEMA` and its run record, when the file is whole (every
+    column and page read back), its run record and rows name ``run_id`` and their count is the
+    record's; else ValueError with the reason, worded to follow "<path> was"."""
     try:
         with open_parquet(path, OWN_RESULTS) as parquet:
-            table = parquet.read()
+            table = parquet.read(use_threads=False)  # tiny files: read many at once instead
     except (OSError, pa.ArrowException) as exc:
         raise ValueError(f"unreadable ({one_line(exc)})") from None
     record = _run_record(table.schema)
-    missing = [name for name in REQUIRED if name not in table.column_names]
+    names = table.schema.names
+    missing = [name for name in REQUIRED if name not in names]
     if missing:
         raise ValueError(f"missing the columns {', '.join(missing)}")
-    table = _with_newer_settings(table)
+    table = _with_newer_settings(table, names)
     if table.num_rows != record.get("rows"):
         raise ValueError(f"incomplete ({table.num_rows} of the {record.get('rows')} rows its "
                          "record states)")
@@ -144,22 +148,25 @@ def _checked(path: Path, run_id: str) -> pa.Table:
     if others:
         named = ", ".join(sorted(map(str, others)))
         raise ValueError(f"not run {run_id}'s result (it names {named})")
-    try:
-        table = table.select(SCHEMA.names).cast(SCHEMA)
-    except pa.ArrowException as exc:
-        raise ValueError(f"with columns of the wrong type ({one_line(exc)})") from None
-    return table.replace_schema_metadata({RUN_KEY: json.dumps(record)})
+    if table.schema.names != SCHEMA.names:
+        table = table.select(SCHEMA.names)
+    if not table.schema.equals(SCHEMA):  # as rnnbatch writes them, the columns need no cast
+        try:
+            table = table.cast(SCHEMA)
+        except pa.ArrowException as exc:
+            raise ValueError(f"with columns of the wrong type ({one_line(exc)})") from None
+    return table, record
 
 
-def _with_newer_settings(table: pa.Table) -> pa.Table:
-    """``table`` with a column for each setting newer than its file: the value the run had
-    (a baseline's settings are null, its ``lr`` among them)."""
-    trained = table.num_rows > 0 and table["lr"][0].is_valid
-    for setting in SETTINGS.values():
-        if setting.name not in table.column_names and setting.name != "model":
-            value = setting.value_before(table.num_rows) if trained else None
-            field = SCHEMA.field(setting.name)
-            table = table.append_column(field, pa.array([value] * table.num_rows, field.type))
+def _with_newer_settings(table: pa.Table, names: list[str]) -> pa.Table:
+    """``table`` (whose columns are ``names``) with a column for each setting newer than its
+    file: the value the run had (a baseline's settings are null, its ``lr`` among them)."""
+    newer = [s for s in SETTINGS.values() if s.name not in names and s.name != "model"]
+    trained = bool(newer) and table.num_rows > 0 and table["lr"][0].is_valid
+    for setting in newer:
+        value = setting.value_before(table.num_rows) if trained else None
+        field = SCHEMA.field(setting.name)
+        table = table.append_column(field, pa.array([value] * table.num_rows, field.type))
     return table
 
 
@@ -192,20 +199,37 @@ def read(out: str | Path) -> pa.Table:
     folder is skipped with a warning naming it, and hidden ones (claims, quarantined files,
     writers' temp files) silently."""
     out = Path(out)
-    tables, records = [], []
-    for path, model in _result_files(out):
-        try:
-            table = _checked(path, path.stem)
-        except ValueError as exc:
-            _ignore(path, f"{exc}. Rerun its grid (rnnbatch run GRID --out {out}) to redo it, or "
-                          f"move it out of {out}")
+    files = _result_files(out)
+    tables, records, models = [], [], []
+    for (path, model), checked in zip(files, _check_all(files)):
+        if isinstance(checked, ValueError):
+            _ignore(path, f"{checked}. Rerun its grid (rnnbatch run GRID --out {out}) to redo it, "
+                          f"or move it out of {out}")
             continue
-        records.append(_run_record(table.schema))
-        column = pa.array([model] * table.num_rows, pa.string())
-        tables.append(table.append_column(READ_SCHEMA.field("model"), column))
+        table, record = checked
+        tables.append(table)
+        records.append(record)
+        models.append((model, table.num_rows))
     if not tables:
         raise InputError(f"No results under {out}. Make some with: rnnbatch run GRID --out {out}")
-    return pa.concat_tables(tables).replace_schema_metadata({RUNS_KEY: json.dumps(records)})
+    table = pa.concat_tables(tables).combine_chunks()  # one chunk: compute per chunk is slow
+    model = pa.array([name for name, rows in models for _ in range(rows)], pa.string())
+    return table.append_column(READ_SCHEMA.field("model"), model).replace_schema_metadata(
+        {RUNS_KEY: json.dumps(records)})
+
+
+def _check_all(files: list[tuple[Path, str]]) -> list:
+    """Each file's :func:`_checked` table and record, or the ValueError saying what is wrong,
+    in order. pyarrow reads without holding the GIL, so threads read files side by side."""
+    def check(path_model):
+        path, _ = path_model
+        try:
+            return _checked(path, path.stem)
+        except ValueError as exc:
+            return exc
+
+    with ThreadPoolExecutor(READ_THREADS) as pool:
+        return list(pool.map(check, files))
 
 
 def _result_files(out: Path) -> list[tuple[Path, str]]:
