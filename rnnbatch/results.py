@@ -51,6 +51,8 @@ READ_SCHEMA = SCHEMA.append(pa.field("model", pa.string()))  # what read returns
 RUNS_KEY = b"rnnbatch.runs"  # read's table: every file's run record, a JSON list (provenance)
 RESULT_NAME = re.compile(r"[0-9a-f]{16}\.parquet")
 READ_THREADS = min(8, os.cpu_count() or 1)  # files read side by side by :func:`read`
+CONCAT_FILES = 500  # files' tables joined into a chunk at a time: thousands of small ones cost
+# memory, and computing over a column of thousands of chunks is slow
 OWN_RESULTS = "run the grid into a results directory of your own (rnnbatch run GRID --out DIR)"
 
 
@@ -200,8 +202,8 @@ def read(out: str | Path) -> pa.Table:
     writers' temp files) silently."""
     out = Path(out)
     files = _result_files(out)
-    tables, records, models = [], [], []
-    for (path, model), checked in zip(files, _check_all(files)):
+    parts, tables, records, models = [], [], [], []
+    for (path, model), checked in zip(files, _each_checked(files)):
         if isinstance(checked, ValueError):
             _ignore(path, f"{checked}. Rerun its grid (rnnbatch run GRID --out {out}) to redo it, "
                           f"or move it out of {out}")
@@ -209,16 +211,20 @@ def read(out: str | Path) -> pa.Table:
         table, record = checked
         tables.append(table)
         records.append(record)
-        models.append((model, table.num_rows))
-    if not tables:
+        models += [model] * table.num_rows
+        if len(tables) == CONCAT_FILES:
+            parts.append(pa.concat_tables(tables).combine_chunks())
+            tables.clear()
+    if tables:
+        parts.append(pa.concat_tables(tables).combine_chunks())
+    if not parts:
         raise InputError(f"No results under {out}. Make some with: rnnbatch run GRID --out {out}")
-    table = pa.concat_tables(tables).combine_chunks()  # one chunk: compute per chunk is slow
-    model = pa.array([name for name, rows in models for _ in range(rows)], pa.string())
-    return table.append_column(READ_SCHEMA.field("model"), model).replace_schema_metadata(
-        {RUNS_KEY: json.dumps(records)})
+    table = pa.concat_tables(parts)
+    return table.append_column(READ_SCHEMA.field("model"), pa.array(models, pa.string())) \
+        .replace_schema_metadata({RUNS_KEY: json.dumps(records)})
 
 
-def _check_all(files: list[tuple[Path, str]]) -> list:
+def _each_checked(files: list[tuple[Path, str]]):
     """Each file's :func:`_checked` table and record, or the ValueError saying what is wrong,
     in order. pyarrow reads without holding the GIL, so threads read files side by side."""
     def check(path_model):
@@ -229,7 +235,7 @@ def _check_all(files: list[tuple[Path, str]]) -> list:
             return exc
 
     with ThreadPoolExecutor(READ_THREADS) as pool:
-        return list(pool.map(check, files))
+        yield from pool.map(check, files)
 
 
 def _result_files(out: Path) -> list[tuple[Path, str]]:
