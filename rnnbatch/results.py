@@ -10,7 +10,6 @@ notes, reports or damaged files beside them must not change the numbers.
 """
 
 import json
-import os
 import platform
 import re
 import shutil
@@ -26,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import __version__
+from .backends import usable_cpus
 from ._io import one_line, open_parquet, parquet_bytes, permission_denied, write_atomic
 from .errors import InputError
 from .grid import Run
@@ -50,7 +50,6 @@ REQUIRED = ("run_id", "experiment", "layers", "n_params", "lr", "init", "shuffle
 READ_SCHEMA = SCHEMA.append(pa.field("model", pa.string()))  # what read returns: + the hive column
 RUNS_KEY = b"rnnbatch.runs"  # read's table: every file's run record, a JSON list (provenance)
 RESULT_NAME = re.compile(r"[0-9a-f]{16}\.parquet")
-READ_THREADS = min(8, os.cpu_count() or 1)  # files read side by side by :func:`read`
 CONCAT_FILES = 500  # files' tables joined into a chunk at a time: thousands of small ones cost
 # memory, and computing over a column of thousands of chunks is slow
 OWN_RESULTS = "run the grid into a results directory of your own (rnnbatch run GRID --out DIR)"
@@ -220,8 +219,9 @@ def read(out: str | Path) -> pa.Table:
     if not parts:
         raise InputError(f"No results under {out}. Make some with: rnnbatch run GRID --out {out}")
     table = pa.concat_tables(parts)
-    return table.append_column(READ_SCHEMA.field("model"), pa.array(models, pa.string())) \
-        .replace_schema_metadata({RUNS_KEY: json.dumps(records)})
+    table = table.append_column(READ_SCHEMA.field("model"), pa.array(models, pa.string()))
+    # the schema's own names too (a list's item: files name it "element"), and the records
+    return table.cast(READ_SCHEMA).replace_schema_metadata({RUNS_KEY: json.dumps(records)})
 
 
 def _each_checked(files: list[tuple[Path, str]]):
@@ -234,7 +234,7 @@ def _each_checked(files: list[tuple[Path, str]]):
         except ValueError as exc:
             return exc
 
-    with ThreadPoolExecutor(READ_THREADS) as pool:
+    with ThreadPoolExecutor(usable_cpus()) as pool:
         yield from pool.map(check, files)
 
 
