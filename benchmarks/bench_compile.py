@@ -3,10 +3,11 @@
 Run as ``python benchmarks/bench_compile.py [--repeats N]``. Each case is a fresh interpreter
 with a fresh numba cache that imports rnnbatch and does what a run does first: one training
 epoch and one prediction on a small net of the case's shape and options (the path a run of
-that kind takes). Reported: seconds from the import to the first results, the median of the
-repeats; then "everything", every case in one interpreter (all the kernels a grid of every
-family and path compiles, shared kernels once). The issue's target: at most 15 s for what one
-run needs. Not part of CI.
+that kind takes). Reported: seconds from the import to the first results, as CPU time of the
+process (what it costs on an idle core: on a shared machine wall time mostly measures the
+other work) and as wall time, the median of the repeats; then "everything", every case in one
+interpreter (all the kernels a grid of every family and path compiles, shared kernels once).
+The issue's target: at most 15 s for what one run needs. Not part of CI.
 """
 
 import argparse
@@ -35,7 +36,7 @@ CASES = [
 
 SCRIPT = """
 import time
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 import numpy as np
 from rnnbatch.models import FAMILIES
 X = np.linspace(-1, 1, 4 * 51).reshape(4, 51)
@@ -47,17 +48,19 @@ for model, layers, options in {cases!r}:
     family.train_epoch(params, layers, inputs, X[:, -1:].copy(), np.arange(4, dtype=np.int64),
                        family.new_state(layers, two_way), lr=0.01, **options)
     family.predict(params, layers, inputs, bidirectional=two_way)
-print(time.perf_counter() - start)
+print(time.process_time() - cpu, time.perf_counter() - start)
 """
 
 
-def cold(cases) -> float:
-    """Seconds to the first results of ``cases`` in a fresh interpreter and numba cache."""
+def cold(cases) -> tuple[float, float]:
+    """(CPU, wall) seconds to the first results of ``cases`` in a fresh interpreter and numba
+    cache."""
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPATH=ROOT)
         script = SCRIPT.format(cases=[case[1:] for case in cases])
-        return float(subprocess.run([sys.executable, "-c", script], env=env, check=True,
-                                    capture_output=True, text=True).stdout)
+        cpu, wall = subprocess.run([sys.executable, "-c", script], env=env, check=True,
+                                   capture_output=True, text=True).stdout.split()
+        return float(cpu), float(wall)
 
 
 def main():
@@ -65,13 +68,14 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     repeats = parser.parse_args().repeats
     print(f"cores (os.cpu_count): {os.cpu_count()}; {platform.processor() or platform.machine()}; "
-          f"median of {repeats} cold starts; target <= {TARGET:g} s a run")
+          f"load average {os.getloadavg()[0]:.1f}; median of {repeats} cold starts; "
+          f"target <= {TARGET:g} s a run")
+    print(f"{'':32} {'CPU s':>6} {'wall s':>7}")
     for case in CASES:
-        times = [cold([case]) for _ in range(repeats)]
-        median = float(np.median(times))
-        print(f"{case[0]:32} {median:6.1f} s  ({', '.join(f'{t:.1f}' for t in times)})"
-              f"  {'met' if median <= TARGET else 'NOT met'}")
-    print(f"{'everything, one interpreter':32} {cold(CASES):6.1f} s")
+        cpu, wall = np.median([cold([case]) for _ in range(repeats)], axis=0)
+        print(f"{case[0]:32} {cpu:6.1f} {wall:7.1f}  {'met' if cpu <= TARGET else 'NOT met'}")
+    cpu, wall = cold(CASES)
+    print(f"{'everything, one interpreter':32} {cpu:6.1f} {wall:7.1f}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import click
 
-from . import __version__, claims, data, planning, plot as plotmod, render, runner, settings
+from . import (__version__, checkpoints, claims, data, ingest as ingestmod, planning,
+               plot as plotmod, render, runner, settings)
 from ._io import write_atomic
 from .backends import Backend
 from .errors import InputError, RnnbatchError
@@ -41,6 +42,7 @@ def main():
     \b
     Example:
         rnnbatch generate
+        rnnbatch ingest data/real/co2.csv --column co2 --out data/co2
         rnnbatch run jobs/grid.toml
         rnnbatch report results
         rnnbatch plot results --out grid.png
@@ -71,9 +73,66 @@ def generate(out, seed, n_train, n_test, steps, force):
         dataset, written = data.generate(out, params, force=force)
     except RnnbatchError as exc:
         raise _fail(exc) from None
+    _dataset_line(out, dataset, written, f"{params.train} + {params.test} series of "
+                                         f"{params.steps}, seed {params.seed}")
+
+
+class _Checked(click.ParamType):
+    """A value parsed as its ingest option's kind and checked by its test (ingest.OPTIONS)."""
+
+    def __init__(self, option):
+        self.option, self.name = option, option.kind.__name__
+
+    def convert(self, value, param, ctx):
+        try:
+            parsed = self.option.kind(value) if isinstance(value, str) else value
+        except ValueError:
+            parsed = value
+        if not self.option.test(parsed):
+            self.fail(f"{value} is not {self.option.expected}.", param, ctx)
+        return parsed
+
+
+def _ingest_options(command):
+    for option in reversed(ingestmod.OPTIONS.values()):
+        if option.kind is bool:
+            command = click.option(f"--{option.name}", is_flag=True, help=option.help)(command)
+        else:
+            command = click.option(f"--{option.name}", type=_Checked(option), default=option.default,
+                                   metavar=option.metavar, show_default=option.default is not None,
+                                   help=option.help)(command)
+    return command
+
+
+@main.command()
+@click.argument("series")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Directory for train.parquet and test.parquet.")
+@_ingest_options
+@click.option("--force", is_flag=True, help="Replace a different dataset already at --out.")
+def ingest(series, out, force, **options):
+    """Cut a real series, a column of a CSV or Parquet file, into train/test windows as Parquet.
+
+    The latest --test share of the windows is the test set; windows overlapping it are left
+    out. The values are scaled onto [-scale, scale] by a fit on the training part only.
+
+    \b
+    Example:
+        rnnbatch ingest data/real/co2.csv --column co2 --time date --fill linear \\
+            --difference --out data/co2
+    """
+    try:
+        params = ingestmod.IngestParams(series, **options)
+        dataset, written = ingestmod.ingest(out, params, force=force)
+    except RnnbatchError as exc:
+        raise _fail(exc) from None
+    _dataset_line(out, dataset, written, ingestmod.describe(dataset))
+
+
+def _dataset_line(out, dataset, written: bool, what: str) -> None:
+    """The line generate and ingest end with: whether they wrote the dataset, what it is."""
     verb = "Wrote" if written else "Up to date:"
-    click.echo(f"{verb} {out}/train.parquet and test.parquet ({params.train} + {params.test} "
-               f"series of {params.steps}, seed {params.seed}); dataset id {dataset.dataset_id}")
+    click.echo(f"{verb} {out}/train.parquet and test.parquet ({what}); dataset id {dataset.dataset_id}")
 
 
 def _describe(run) -> str:
@@ -99,7 +158,12 @@ def _describe(run) -> str:
               help="Seconds a claim on a run lasts unless its holder renews it.")
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="Wait for runs another running rnnbatch holds, or leave them to it (exit 3).")
-def run(grid, out, jobs, dry_run, force, backend, scheduler, shard, retries, lease, wait):
+@click.option("--checkpoint-every", type=float, default=checkpoints.EVERY_SECONDS,
+              show_default=True, metavar="SECONDS",
+              help="Save a long run's progress after the epoch that ends this many seconds of "
+                   "training after its last save, so a killed run resumes there (0: never).")
+def run(grid, out, jobs, dry_run, force, backend, scheduler, shard, retries, lease, wait,
+        checkpoint_every):
     """Run every experiment x setting x seed of a TOML grid, resuming where it left off.
 
     \b
@@ -126,7 +190,8 @@ def run(grid, out, jobs, dry_run, force, backend, scheduler, shard, retries, lea
         try:
             summary = runner.run_grid(grid, out, force=force, backend=engine, shard=part,
                                       retries=retries, on_start=progress.start,
-                                      on_result=progress.update, lease=lease, wait=wait)
+                                      on_result=progress.update, lease=lease, wait=wait,
+                                      checkpoint_every=checkpoint_every)
         finally:
             progress.close()
     except RnnbatchError as exc:

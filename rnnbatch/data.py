@@ -13,13 +13,14 @@ so for the same seed the arrays equal, bit for bit, what the course's function r
 ``np.random.seed(seed)``. The first ``n_steps - 1`` values are a model's input, the last its target.
 
 A dataset is a directory holding ``train.parquet`` and ``test.parquet``: one row per series
-(``id``, ``values``), with the generator, its parameters and a content fingerprint (the dataset
-id results cite) in the schema metadata.
+(``id``, ``values``), with its provenance (here the generator and its parameters; for a real
+series, see :mod:`rnnbatch.ingest`) and its fingerprint (the dataset id results cite) in the
+schema metadata.
 """
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -59,16 +60,32 @@ class DataParams:
 
 @dataclass(frozen=True)
 class Dataset:
-    """Train and test series, shape (n_series, steps), float64, C-contiguous."""
+    """Train and test series, shape (n_series, steps), float64, C-contiguous. ``params``: the
+    generator's, for the course's series (else None); ``provenance``: what made it, as its files
+    record it ({} when they record nothing)."""
 
-    params: DataParams
+    params: DataParams | None
     train: np.ndarray
     test: np.ndarray
     fingerprint: str
+    provenance: dict = field(default_factory=dict)
 
     @property
     def dataset_id(self) -> str:
         return self.fingerprint
+
+    @property
+    def source(self) -> str | None:
+        """The real series it was cut from, as ``file:column`` (None for generated data)."""
+        if "ingest" not in self.provenance:
+            return None
+        return f"{Path(self.provenance['source']['file']).name}:{self.provenance['ingest']['column']}"
+
+    @property
+    def unit(self) -> float | None:
+        """Series units per unit of its values (see :mod:`rnnbatch.scaling`); None when its values
+        are in no other units (generated data)."""
+        return self.provenance["scaling"]["unit"] if "scaling" in self.provenance else None
 
 
 def generate_time_series(n_steps: int, rng: np.random.RandomState) -> np.ndarray:
@@ -90,13 +107,24 @@ def fingerprint(train: np.ndarray, test: np.ndarray) -> str:
     return digest.hexdigest()[:16]
 
 
+def dataset_id(content: str, provenance: dict) -> str:
+    """The id of a dataset of ``content`` (its :func:`fingerprint`): that fingerprint, or for an
+    ingested series a hash of it with the source file's bytes and the ingest settings."""
+    if "ingest" not in provenance:
+        return content
+    text = json.dumps({"source": provenance["source"]["sha256"], "ingest": provenance["ingest"],
+                       "content": content}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def make_dataset(params: DataParams) -> Dataset:
     """Generate a dataset in memory."""
     params.validate()
     rng = np.random.RandomState(params.seed)
     train = np.stack([generate_time_series(params.steps, rng) for _ in range(params.train)])
     test = np.stack([generate_time_series(params.steps, rng) for _ in range(params.test)])
-    return Dataset(params, train, test, fingerprint(train, test))
+    provenance = {"generator": GENERATOR, "params": vars(params)}
+    return Dataset(params, train, test, fingerprint(train, test), provenance)
 
 
 def _split_table(ds: Dataset, split: str) -> pa.Table:
@@ -106,8 +134,7 @@ def _split_table(ds: Dataset, split: str) -> pa.Table:
         "id": pa.array(np.arange(len(values), dtype=np.int64)),
         "values": pa.FixedSizeListArray.from_arrays(flat, values.shape[1]),
     })
-    meta = {"generator": GENERATOR, "params": vars(ds.params), "split": split,
-            "fingerprint": ds.fingerprint}
+    meta = {**ds.provenance, "split": split, "fingerprint": ds.fingerprint}
     return table.replace_schema_metadata({METADATA_KEY: json.dumps(meta, sort_keys=True)})
 
 
@@ -129,16 +156,24 @@ def _stored_metadata(path: Path) -> dict:
         return {}
 
 
-def _holds(out: Path, params: DataParams) -> list[bool]:
-    """Per split, whether the file at ``out`` records exactly ``params``."""
-    return [_stored_metadata(out / f"{split}.parquet").get("params") == vars(params)
-            for split in SPLITS]
+def _holding(out: Path, recorded) -> list[bool]:
+    """Per split, whether the file at ``out`` records what ``recorded(metadata)`` accepts."""
+    return [recorded(_stored_metadata(Path(out) / f"{split}.parquet")) for split in SPLITS]
+
+
+def holds(out: str | Path, recorded) -> bool:
+    """Whether both files at ``out`` record what ``recorded(metadata)`` accepts."""
+    return all(_holding(Path(out), recorded))
+
+
+def _generated_by(params: DataParams):
+    return lambda meta: meta.get("params") == vars(params)
 
 
 def load_or_make(out: str | Path, params: DataParams) -> tuple[Dataset, bool]:
     """The dataset for ``params`` and whether it is on disk: read from ``out`` if it is there,
     else made in memory only (:func:`save` or :func:`generate` writes it)."""
-    if all(_holds(Path(out), params)):
+    if holds(out, _generated_by(params)):
         return load(out), True
     return make_dataset(params), False
 
@@ -152,22 +187,31 @@ def generate(out: str | Path = "data", params: DataParams = DataParams(), force:
     is the same dataset already generated in memory (by :func:`load_or_make`), to write instead
     of drawing it again.
     """
-    out = Path(out)
     params.validate()
+    return keep_or_write(out, _generated_by(params),
+                         lambda: made if made is not None and made.params == params
+                         else make_dataset(params), force, "rnnbatch generate --force")
+
+
+def keep_or_write(out: str | Path, recorded, make, force: bool, remedy: str) -> tuple[Dataset, bool]:
+    """The dataset at ``out`` when both its files record what ``recorded(metadata)`` accepts and
+    it loads whole (nothing written); else ``make()``'s, written there, unless a file there holds
+    another dataset and not ``force`` (then an InputError saying to run ``remedy``)."""
+    out = Path(out)
     paths = [out / f"{split}.parquet" for split in SPLITS]
-    same = _holds(out, params)
+    same = _holding(out, recorded)
     if all(same):
         try:
             return load(out), False
         except DataError:
-            if not force:  # its message says to regenerate with --force
+            if not force:  # its message says to make it again with --force
                 raise
-    # a file of the same parameters may be another process's half-finished generate: complete it
+    # a file of the same dataset may be another process's half-finished write: complete it
     different = [p for p, ok in zip(paths, same) if p.exists() and not ok]
     if different and not force:
-        raise InputError(f"{different[0]} holds a different dataset. Replace it with rnnbatch "
-                         "generate --force, or choose another directory.")
-    ds = made if made is not None and made.params == params else make_dataset(params)
+        raise InputError(f"{different[0]} holds a different dataset. Replace it with {remedy}, "
+                         "or choose another directory.")
+    ds = make()
     save(ds, out)
     return ds, True
 
@@ -221,24 +265,42 @@ def load(path: str | Path = "data") -> Dataset:
     path = Path(path)
     train, train_meta = _read_split(path / "train.parquet", None)
     test, test_meta = _read_split(path / "test.parquet", train.shape[1])
-    stored = train_meta.get("params") or {}
-    content = fingerprint(train, test)
-    _check_one_dataset(path, content, train_meta, test_meta)
-    params = DataParams(**{k: stored[k] for k in PARAMS if k in stored})
-    if not stored:
-        params = DataParams(seed=-1, train=len(train), test=len(test), steps=train.shape[1])
-    return Dataset(params, train, test, content)
+    provenance = {k: v for k, v in train_meta.items() if k not in ("split", "fingerprint")}
+    try:
+        own = dataset_id(fingerprint(train, test), provenance)
+    except (KeyError, TypeError):  # provenance garbled: the values are fine, their origin unknown
+        provenance, own = {}, fingerprint(train, test)
+    _check_one_dataset(path, own, train_meta, test_meta)
+    stored = provenance.get("params")
+    params = DataParams(**{k: stored[k] for k in PARAMS if k in stored}) \
+        if isinstance(stored, dict) else None
+    return Dataset(params, train, test, own, provenance)
 
 
-def _check_one_dataset(path: Path, content: str, train_meta: dict, test_meta: dict) -> None:
-    """Every fingerprint the split files record must be their content's: a generate killed
-    between its two files, or a file changed by hand, leaves a pair that is no one dataset."""
+def _check_one_dataset(path: Path, own: str, train_meta: dict, test_meta: dict) -> None:
+    """Every fingerprint the split files record must be the id their content and provenance
+    give: a generate killed between its two files, or a file changed by hand, leaves a pair that
+    is no one dataset."""
     train, test = train_meta.get("fingerprint"), test_meta.get("fingerprint")
-    if all(recorded in (None, content) for recorded in (train, test)):
+    if all(recorded in (None, own) for recorded in (train, test)):
         return
-    params = train_meta.get("params") or test_meta.get("params") or {}
-    options = "".join(f" --{k} {params[k]}" for k in PARAMS if k in params)
     raise DataError(f"The dataset at {path} is torn or altered (as an interrupted generate leaves "
                     f"it): train.parquet records dataset {train or 'none'}, test.parquet "
-                    f"{test or 'none'}, but together they hold {content}. Regenerate it with: "
-                    f"rnnbatch generate --force --out {path}{options}")
+                    f"{test or 'none'}, but together they hold {own}. Regenerate it with: "
+                    f"{_remedy(path, train_meta if _made_by(train_meta) else test_meta)}")
+
+
+def _made_by(meta: dict) -> bool:
+    return "params" in meta or "ingest" in meta
+
+
+def _remedy(path: Path, meta: dict) -> str:
+    """The command that writes the dataset ``meta`` records at ``path`` again."""
+    if "ingest" in meta:
+        flags = "".join(f" --{k}" if v is True else f" --{k} {v}"
+                        for k, v in meta["ingest"].items() if v not in (None, False))
+        source = (meta.get("source") or {}).get("file", "SERIES")
+        return f"rnnbatch ingest {source} --force --out {path}{flags}"
+    params = meta.get("params") or {}
+    return f"rnnbatch generate --force --out {path}" + "".join(
+        f" --{k} {params[k]}" for k in PARAMS if k in params)

@@ -89,16 +89,23 @@ def _target(report: Report) -> bool:
     return report.target is not None
 
 
+def _real(report: Report) -> bool:
+    """Whether some configuration is on an ingested series."""
+    return any(source is not None for source in report.summary["source"].to_pylist())
+
+
 SHOWN = [
     Shown("experiment", lambda r: r["experiment"]),
     Shown("model", lambda r: r["model"]),
     Shown("layers", lambda r: r["layers"] or DASH),
     Shown("lr", lambda r: DASH if r["lr"] is None else f"{r['lr']:g}", True),  # as set
     Shown("settings", changed),
+    Shown("source", lambda r: r["source"] or DASH, when=_real),
     Shown("params", lambda r: number(r["params"]), True),
     Shown("seeds", lambda r: number(r["seeds"]), True),
     Shown("epoch", lambda r: number(r["epoch"]), True),
     Shown("test MSE", lambda r: plus_minus(r["test_mse_mean"], r["test_mse_std"]), True),
+    Shown("RMSE (own units)", lambda r: number(r["test_rmse"]), True, _real),
     Shown("min–max", lambda r: f"{number(r['test_mse_min'])}–{number(r['test_mse_max'])}", True),
     Shown("best (epoch)", lambda r: f"{number(r['best_mse'])} ({number(r['best_epoch'])})", True),
     Shown("skill", lambda r: number(r["skill"]), True),

@@ -31,6 +31,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import ingest as ingestmod
 from . import settings as settingsmod
 from .data import SEED_MAX, SERIES_MAX, STEPS_MAX, DataParams
 from .errors import InputError
@@ -40,7 +41,9 @@ from .settings import TrainConfig, fail as _fail, int_in as _int_in, is_int as _
 # an experiment's keys: every setting but the per-run seed, which `seeds` expands into
 SETTINGS = (*(name for name in settingsmod.SETTINGS if name != "seed"), "seeds")
 EXPERIMENT_KEYS = ("name", *SETTINGS)
-DATA_KEYS = ("seeds", "train", "test", "steps", "dir", "path")
+GENERATOR_KEYS = ("seeds", "train", "test", "steps", "dir")
+SERIES_KEYS = ("series", *ingestmod.OPTIONS, "dir", "path")  # ingest on the fly
+DATA_KEYS = tuple(dict.fromkeys((*GENERATOR_KEYS, "path", *SERIES_KEYS)))
 TOP_KEYS = ("data", "defaults", "experiment")
 DEFAULTS = {**{s.name: s.default for s in settingsmod.TUNABLE if s.name != "layers"}, "seeds": 1}
 # Every run is planned in memory before the first one starts (at this limit: about a minute and
@@ -50,10 +53,11 @@ MAX_RUNS = 1_000_000
 
 @dataclass(frozen=True)
 class DataSource:
-    """Where a run's dataset comes from: generator parameters materialised under ``dir``,
-    or an existing dataset directory ``path`` made by ``rnnbatch generate``."""
+    """Where a run's dataset comes from: generator parameters or a series to ingest,
+    materialised under ``dir`` (a series: at ``path``, if given), or an existing dataset
+    directory ``path`` made by ``rnnbatch generate`` or ``rnnbatch ingest``."""
 
-    params: DataParams | None = None
+    params: DataParams | ingestmod.IngestParams | None = None
     dir: str = "data"
     path: str | None = None
 
@@ -62,6 +66,8 @@ class DataSource:
         if self.path is not None:
             return Path(self.path)
         p = self.params
+        if isinstance(p, ingestmod.IngestParams):
+            return ingestmod.location(p, self.dir)
         return Path(self.dir) / f"seed{p.seed}-train{p.train}-test{p.test}-steps{p.steps}"
 
 
@@ -124,6 +130,7 @@ CHECKS = {
     "data.steps": _int_in(2, STEPS_MAX),
     "data.dir": (_non_empty_string, "a non-empty string"),
     "data.path": (_non_empty_string, "a non-empty string"),
+    "data.series": (_non_empty_string, "a non-empty string"),
 }
 
 
@@ -149,6 +156,12 @@ def _choices(key: str, value) -> list:
 def _data_sources(table: dict) -> list[DataSource]:
     owner = "[data]"
     _check_keys(table, DATA_KEYS, owner)
+    if "series" in table:
+        return [_series_source(table)]
+    stray = [key for key in table if key not in (*GENERATOR_KEYS, "path")]
+    if stray:
+        raise InputError(f"[data] gives '{stray[0]}' without 'series': it is a setting of a series "
+                         "to ingest, so add series = \"FILE.csv\" or drop it.")
     if "path" in table and len(table) > 1:
         extra = sorted(set(table) - {"path"})
         raise InputError(f"[data] gives 'path' and '{extra[0]}': a path names a dataset made by "
@@ -160,6 +173,23 @@ def _data_sources(table: dict) -> list[DataSource]:
     sizes = {key: table.get(key, getattr(DataParams(), key)) for key in ("train", "test", "steps")}
     return [DataSource(DataParams(seed=s, **sizes), dir=table.get("dir", "data"))
             for s in _seed_list(table.get("seeds", [0]))]
+
+
+def _series_source(table: dict) -> DataSource:
+    """``[data] series = "FILE"``: ingested on the fly, with ingest's options as keys."""
+    owner = "[data]"
+    extra = [key for key in table if key not in SERIES_KEYS]
+    if extra:
+        raise InputError(f"[data] gives 'series' and '{extra[0]}': a series is cut into windows, "
+                         f"not generated, so drop '{extra[0]}'. Its keys: {', '.join(SERIES_KEYS)}.")
+    for key in ("series", "dir", "path"):
+        if key in table:
+            _check(f"data.{key}", table[key], owner)
+    options = {key: table[key] for key in ingestmod.OPTIONS if key in table}
+    for key, value in options.items():
+        ingestmod.OPTIONS[key].check(value, owner)
+    return DataSource(ingestmod.IngestParams(table["series"], **options),
+                      dir=table.get("dir", "data"), path=table.get("path"))
 
 
 @dataclass(frozen=True)

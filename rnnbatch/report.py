@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import scaling
 from .errors import InputError
 from .models import FAMILIES
 from .results import RUNS_KEY
@@ -29,7 +30,8 @@ from .settings import SETTINGS, TUNABLE
 
 SETTING_KEYS = [s.name for s in TUNABLE if s.name != "layers"]  # layers are grouped as layers_key
 DATA_KEYS = ["dataset_id", "n_train", "n_test", "steps"]
-CONFIG_KEYS = ["experiment", "model", "layers_key", *SETTING_KEYS, *DATA_KEYS]
+SOURCE_KEYS = ["data_source", "series_unit"]  # an ingested series' (null for generated data)
+CONFIG_KEYS = ["experiment", "model", "layers_key", *SETTING_KEYS, *DATA_KEYS, *SOURCE_KEYS]
 METRICS = ("test_mse", "train_mse", "epoch_seconds")  # each has a curve
 COURSE_DATA = (7000, 2000, 51)  # the course's figures are for its own data sizes
 APPROX_TOLERANCE = 0.10  # "about x" is met at most 10 % above x (a lower error is better)
@@ -103,9 +105,9 @@ class Config:
 
     @property
     def generated(self) -> bool:
-        """Whether its dataset is the course generator's (a dataset without generator
-        parameters records data seed -1)."""
-        return self.runs["data_seed"] >= 0
+        """Whether its dataset is the course generator's (an ingested one records no data
+        seed)."""
+        return self.runs["data_seed"] is not None and self.runs["data_seed"] >= 0
 
     @functools.cached_property
     def figure(self) -> CourseFigure | None:
@@ -178,6 +180,8 @@ SUMMARY = [
     *(Column(name, SETTINGS[name].column, _key(name), SETTINGS[name].help)
       for name in SETTING_KEYS),
     Column("dataset", pa.string(), _key("dataset_id"), "the dataset id"),
+    Column("source", pa.string(), _key("data_source"),
+           "an ingested series' file and column (null: generated)"),
     *(Column(name, pa.int64(), _key(name), "the dataset's size") for name in DATA_KEYS[1:]),
     Column("generated", pa.bool_(), lambda c: c.generated,
            "the dataset is the course generator's (rnnbatch generate)"),
@@ -187,6 +191,9 @@ SUMMARY = [
     *(Column(f"test_mse_{stat}", pa.float64(), (lambda c, stat=stat: c.final[stat]),
              f"test MSE at the compared epoch: {doc} over seeds")
       for stat, doc in (("mean", "mean"), ("std", "sample std"), ("min", "min"), ("max", "max"))),
+    Column("test_rmse", pa.float64(),
+           lambda c: scaling.rmse(c.final["mean"], c.keys["series_unit"]),
+           "an ingested series': √(test MSE mean) in the series' own units"),
     Column("best_mse", pa.float64(), lambda c: c.best[1], "the lowest seed-mean test MSE"),
     Column("best_epoch", pa.int64(), lambda c: c.best[0], "its epoch"),
     Column("skill", pa.float64(), lambda c: c.skill,

@@ -39,14 +39,17 @@ SCHEMA = pa.schema([
     *((s.name, s.column) for s in SETTINGS.values() if s.name != "model"),  # model: the folder
     ("n_params", pa.int64()), ("data_seed", pa.int64()), ("dataset_id", pa.string()),
     ("n_train", pa.int64()), ("n_test", pa.int64()), ("steps", pa.int64()),
+    ("data_source", pa.string()), ("series_unit", pa.float64()),
     ("epoch", pa.int64()), ("train_mse", pa.float64()), ("test_mse", pa.float64()),
     ("epoch_seconds", pa.float64()), ("status", pa.string()),
 ])
-# every file holds these (release 0.1.0's columns); a setting's column added since is null in
-# the files written before it
+# every file holds these (release 0.1.0's columns); a column added since is null in the files
+# written before it (a setting's: the value those runs had)
 REQUIRED = ("run_id", "experiment", "layers", "n_params", "lr", "init", "shuffle", "clip", "seed",
             "data_seed", "dataset_id", "n_train", "n_test", "steps", "epoch", "train_mse",
             "test_mse", "epoch_seconds", "status")
+DATA_COLUMNS = ("data_source", "series_unit")  # added with real series: null in older files
+DATASET_KEY = b"rnnbatch.dataset"  # the dataset's provenance, as its own files record it
 READ_SCHEMA = SCHEMA.append(pa.field("model", pa.string()))  # what read returns: + the hive column
 RUNS_KEY = b"rnnbatch.runs"  # read's table: every file's run record, a JSON list (provenance)
 RESULT_NAME = re.compile(r"[0-9a-f]{16}\.parquet")
@@ -69,9 +72,11 @@ def to_table(run: Run, dataset, result, started: float, ended: float) -> pa.Tabl
             columns[setting.name] = [_stored(c, setting)] * n
     columns |= {
         "n_params": [result.n_params] * n,
-        "data_seed": [run.source.params.seed if run.source.params else -1] * n,
+        "data_seed": [dataset.params.seed if dataset.params else None] * n,
         "dataset_id": [run.dataset_id] * n, "n_train": [n_train] * n,
-        "n_test": [len(dataset.test)] * n, "steps": [steps] * n, "epoch": list(range(1, n + 1)),
+        "n_test": [len(dataset.test)] * n, "steps": [steps] * n,
+        "data_source": [dataset.source] * n, "series_unit": [dataset.unit] * n,
+        "epoch": list(range(1, n + 1)),
         "train_mse": result.train_mse, "test_mse": result.test_mse,
         "epoch_seconds": result.seconds, "status": [result.status] * n,
     }
@@ -80,8 +85,9 @@ def to_table(run: Run, dataset, result, started: float, ended: float) -> pa.Tabl
               **{name: getattr(c, name) for name in NET_SETTINGS},
               "rnnbatch": __version__, "numpy": np.__version__, "numba": numba.__version__,
               "python": platform.python_version(), "host": platform.node(),
-              "started": _iso(started), "ended": _iso(ended)}
-    metadata = {RUN_KEY: json.dumps(record, sort_keys=True)}
+              "started": _iso(started), "ended": _iso(ended), "resumed": result.resumed}
+    metadata = {RUN_KEY: json.dumps(record, sort_keys=True),
+                DATASET_KEY: json.dumps(dataset.provenance, sort_keys=True)}
     if result.params is not None:
         metadata[PARAMS_KEY] = params_bytes(c.model, c.layers, result.initial, result.params,
                                             c.bidirectional)
@@ -141,7 +147,7 @@ def _checked(path: Path, run_id: str) -> tuple[pa.Table, dict]:
     missing = [name for name in REQUIRED if name not in names]
     if missing:
         raise ValueError(f"missing the columns {', '.join(missing)}")
-    table = _with_newer_settings(table, names)
+    table = _with_newer_columns(table, names)
     if table.num_rows != record.get("rows"):
         raise ValueError(f"incomplete ({table.num_rows} of the {record.get('rows')} rows its "
                          "record states)")
@@ -159,15 +165,23 @@ def _checked(path: Path, run_id: str) -> tuple[pa.Table, dict]:
     return table, record
 
 
-def _with_newer_settings(table: pa.Table, names: list[str]) -> pa.Table:
+def _with_newer_columns(table: pa.Table, names: list[str]) -> pa.Table:
     """``table`` (whose columns are ``names``) with a column for each setting newer than its
-    file: the value the run had (a baseline's settings are null, its ``lr`` among them)."""
-    newer = [s for s in SETTINGS.values() if s.name not in names and s.name != "model"]
+    file: the value the run had (a baseline's settings are null, its ``lr`` among them); the
+    data columns newer than it null; and the ``data_seed`` of -1 that older releases wrote for
+    unknown data null."""
+    newer = [name for name in (*SETTINGS, *DATA_COLUMNS) if name not in names and name != "model"]
     trained = bool(newer) and table.num_rows > 0 and table["lr"][0].is_valid
-    for setting in newer:
-        value = setting.value_before(table.num_rows) if trained else None
-        field = SCHEMA.field(setting.name)
+    for name in newer:
+        value = SETTINGS[name].value_before(table.num_rows) if trained and name in SETTINGS \
+            else None
+        field = SCHEMA.field(name)
         table = table.append_column(field, pa.array([value] * table.num_rows, field.type))
+    seeds = table["data_seed"]
+    unknown = pc.equal(seeds, -1)
+    if pc.any(unknown).as_py():
+        table = table.set_column(table.schema.get_field_index("data_seed"), "data_seed",
+                                 pc.if_else(unknown, pa.scalar(None, seeds.type), seeds))
     return table
 
 
@@ -181,15 +195,15 @@ def _run_record(schema: pa.Schema) -> dict:
     return record
 
 
-def quarantine(out: Path, path: Path, reason: str) -> Path:
-    """Move a corrupt result to ``out/.corrupt/<run_id>.<time>.parquet.corrupt`` (never delete
-    it) and warn."""
+def quarantine(out: Path, path: Path, reason: str, then: str = "will rerun it") -> Path:
+    """Move a corrupt result (or checkpoint) to ``out/.corrupt/<run_id>.<time>.parquet.corrupt``
+    (``.npz.corrupt``; never delete it) and warn, saying what happens ``then``."""
     target_dir = Path(out) / ".corrupt"
     target_dir.mkdir(parents=True, exist_ok=True)
     # not ending in .parquet: globs such as results/*/*.parquet would read it as a result
     target = target_dir / f"{path.stem}.{time.strftime('%Y%m%dT%H%M%S')}{path.suffix}.corrupt"
     shutil.move(path, target)
-    warnings.warn(f"{path} was {reason}; moved it to {target} and will rerun it.", stacklevel=2)
+    warnings.warn(f"{path} was {reason}; moved it to {target} and {then}.", stacklevel=2)
     return target
 
 
@@ -197,8 +211,8 @@ def read(out: str | Path) -> pa.Table:
     """Every result under ``out`` as one table of :data:`READ_SCHEMA`, its files' run records
     (their provenance) in its schema metadata under :data:`RUNS_KEY`. Only whole files at
     ``out/model=<model>/<run_id>.parquet`` of their own run are read; every other visible file or
-    folder is skipped with a warning naming it, and hidden ones (claims, quarantined files,
-    writers' temp files) silently."""
+    folder is skipped with a warning naming it, and hidden ones (claims, checkpoints,
+    quarantined files, writers' temp files) silently."""
     out = Path(out)
     files = _result_files(out)
     parts, tables, records, models = [], [], [], []

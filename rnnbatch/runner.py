@@ -1,11 +1,14 @@
 """The batch: expand a grid into runs, fan them out to a pool of workers, write each result as
 it lands.
 
-Workers only compute. The parent claims each run (:mod:`rnnbatch.claims`) just before it
-submits it, writes its Parquet file atomically when it comes back, and releases the claim. A
-rerun skips runs whose result file is complete, so a cron job rerun after a crash only fills
-the gaps. Runs another live process holds are waited for (their claims may lapse, and are then
-taken over) unless ``wait=False``; either way the summary says what is left.
+Workers only compute (and save long runs' checkpoints, :mod:`rnnbatch.checkpoints`). The
+parent claims each run (:mod:`rnnbatch.claims`) just before it submits it, longest expected
+work first (:func:`rnnbatch.planning.longest_first`), with its checkpoint if it has one, writes
+its Parquet file atomically when it comes back, removes its checkpoint and releases the claim.
+A rerun skips runs whose result file is complete, so a cron job rerun after a crash only fills
+the gaps, and resumes the others from their checkpoints. Runs another live process holds are
+waited for (their claims may lapse, and are then taken over) unless ``wait=False``; either way
+the summary says what is left.
 """
 
 import os
@@ -21,9 +24,10 @@ import numpy as np
 from . import claims as claimsmod
 from . import results
 from .backends import Backend, BackendLost
+from .checkpoints import EVERY_SECONDS, Checkpoint, Checkpoints
 from .errors import InputError, OutputError
 from .grid import Run
-from .planning import Plan, check_shard, materialise, plan, shard_of
+from .planning import Plan, check_shard, longest_first, materialise, plan, shard_of
 from .models import TRAINABLE
 from .train import model_inputs, targets, train
 
@@ -57,13 +61,14 @@ class Interrupted(Exception):
 
 # -- execution ---------------------------------------------------------------------------------
 
-def execute(run: Run, dataset) -> tuple:
-    """Worker side: train one run and encode its table; returns (run, status, Parquet bytes,
-    failure reason). Encoding here keeps the parent's share to writing bytes."""
+def execute(run: Run, dataset, checkpoint: Checkpoint | None = None) -> tuple:
+    """Worker side: train one run (from its ``checkpoint``'s saved progress, if any, saving its
+    own when due) and encode its table; returns (run, status, Parquet bytes, failure reason).
+    Encoding here keeps the parent's share to writing bytes."""
     warm_up([run.config.model])  # loaded here, outside the timed epochs
     started = time.time()
     try:
-        result = train(run.config, dataset)
+        result = train(run.config, dataset, checkpoint)
     except Exception as exc:  # a failing run is reported, it does not stop the batch
         return run, "failed", None, f"{type(exc).__name__}: {exc}"
     table = results.to_table(run, dataset, result, started, time.time())
@@ -109,15 +114,15 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def pending(runs: list[Run], out: Path, force: bool) -> tuple[list[Run], int]:
-    """Runs still to do, and how many were skipped as complete. Corrupt files are moved aside."""
-    todo, skipped = [], 0
+def pending(runs: list[Run], out: Path, force: bool) -> tuple[list[Run], list[Run]]:
+    """Runs still to do, and those skipped as complete. Corrupt files are moved aside."""
+    todo, skipped = [], []
     for run in runs:
         path = results.path_for(out, run)
         if not force:
             try:
                 if results.is_complete(path, run.run_id):
-                    skipped += 1
+                    skipped.append(run)
                     continue
             except ValueError as exc:
                 results.quarantine(out, path, str(exc))
@@ -125,13 +130,14 @@ def pending(runs: list[Run], out: Path, force: bool) -> tuple[list[Run], int]:
     return todo, skipped
 
 
-def _prepare_output(out: Path) -> None:
+def _prepare_output(out: Path, checkpoints: Checkpoints) -> None:
     """Fail early, with one clear line, when results cannot be written under ``out``."""
     try:
         (out / CLAIMS).mkdir(parents=True, exist_ok=True)
         probe = out / CLAIMS / f".probe.{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
+        checkpoints.prepare()
     except OSError as exc:
         raise OutputError(f"Cannot write results to {out}: {exc.strerror or exc}. "
                           "Choose a writable --out.") from None
@@ -148,8 +154,9 @@ class _Batch:
     """The parent's side of one ``run_grid``: claim, submit, land, retry the dead."""
 
     def __init__(self, out: Path, pool, claims, datasets: dict, summary: Summary, *, worker,
-                 retries: int, force: bool, on_result):
+                 retries: int, force: bool, on_result, checkpoints: Checkpoints):
         self.out, self.pool, self.claims, self.datasets = out, pool, claims, datasets
+        self.checkpoints = checkpoints
         self.summary, self.worker, self.retries = summary, worker, retries
         self.force, self.on_result = force, on_result
         self.in_flight: dict = {}  # future -> Run
@@ -162,14 +169,20 @@ class _Batch:
             self.claims.release(run.run_id)
             self.summary.skipped += 1
             return True
-        self.in_flight[self.pool.submit(self.worker, run, self.datasets[run.source])] = run
+        self.in_flight[self.pool.submit(self.worker, *self._task(run))] = run
         return True
+
+    def _task(self, run: Run) -> tuple:
+        """What the worker gets: the run, its dataset and its checkpoint, read now (a worker
+        that died under it may have saved a later one)."""
+        return run, self.datasets[run.source], self.checkpoints.for_run(run)
 
     def land(self, run: Run, status: str, encoded: bytes | None, reason: str | None) -> None:
         if encoded is None:
             self.summary.failed.append((run, reason))
         else:
             results.write(self.out, run, encoded)
+            self.checkpoints.remove(run)
             self.summary.done += 1
             self.summary.diverged += status == "diverged"
         self.claims.release(run.run_id)
@@ -214,7 +227,7 @@ class _Batch:
     def _alone(self, run: Run, exc: BaseException) -> tuple:
         for _ in range(self.retries + 1):
             try:
-                return self.pool.isolated(self.worker, run, self.datasets[run.source])
+                return self.pool.isolated(self.worker, *self._task(run))
             except self.pool.died as died:
                 exc = died
         return run, "failed", None, \
@@ -256,7 +269,8 @@ class _Batch:
 def run_grid(grid: "str | Path | Plan", out: str | Path = "results", n_jobs: int | None = None,
              force: bool = False, on_result=None, backend: Backend | None = None,
              shard: tuple[int, int] | None = None, retries: int = 0, worker=execute,
-             on_start=None, lease: float = claimsmod.LEASE_SECONDS, wait: bool = True) -> Summary:
+             on_start=None, lease: float = claimsmod.LEASE_SECONDS, wait: bool = True,
+             checkpoint_every: float = EVERY_SECONDS) -> Summary:
     """Run every pending run of ``grid`` (a grid file or its :func:`plan`) into ``out``.
 
     Everything is validated and the backend reached before the first byte is written.
@@ -265,7 +279,9 @@ def run_grid(grid: "str | Path | Plan", out: str | Path = "results", n_jobs: int
     with it: the runs it may have held are rerun one by one in fresh processes, the culprit up
     to ``retries`` more times, then reported failed. ``worker(run, dataset)`` is what each run
     executes (:func:`execute`; tests wrap it). Claims are leases of ``lease`` seconds; runs
-    other live processes hold are waited for unless ``wait`` is False. The summary's
+    other live processes hold are waited for unless ``wait`` is False. A trainable run saves a
+    checkpoint every ``checkpoint_every`` seconds of training (0: never) and resumes from it
+    when rerun. Runs start longest expected work first. The summary's
     ``complete`` says whether every run has a result. Raises :class:`Interrupted` on Ctrl-C /
     SIGTERM, after releasing this process's claims and stopping its workers.
     """
@@ -276,29 +292,37 @@ def run_grid(grid: "str | Path | Plan", out: str | Path = "results", n_jobs: int
         raise InputError(f"--retries must be an int >= 0. Got {retries}.")
     if not (isinstance(lease, (int, float)) and 1 <= lease <= 86400):
         raise InputError(f"--lease must be a number of seconds from 1 to 86400. Got {lease}.")
+    if not (isinstance(checkpoint_every, (int, float)) and 0 <= checkpoint_every <= 86400):
+        raise InputError("--checkpoint-every must be a number of seconds from 0 (no checkpoints) "
+                         f"to 86400. Got {checkpoint_every}.")
     out = Path(out)
     start = time.perf_counter()
     summary = Summary()
     plan_ = grid if isinstance(grid, Plan) else plan(grid, materialise=False)
     runs = shard_of(plan_.runs, shard)
     by_id = {run.run_id: run for run in runs}
+    checkpoints = Checkpoints(out, checkpoint_every)
     claims = claimsmod.Claims(out / CLAIMS, lease,
                               on_takeover=lambda run_id: results.clear_partial(out, by_id[run_id]))
     signum = None
     with _sigterm_as_interrupt():
         try:
             with backend.open() as pool:
-                _prepare_output(out)
+                _prepare_output(out, checkpoints)
                 materialise(plan_)
                 if on_start:
                     on_start(len(runs))
-                todo, summary.skipped = pending(runs, out, force)
+                todo, skipped = pending(runs, out, force)
+                summary.skipped = len(skipped)
+                checkpoints.remove_finished(skipped)
+                todo = longest_first(todo, plan_.datasets)
                 pool.cap(len(todo))
                 warm_up({run.config.model for run in todo})
                 with pool.shared({run.source: plan_.datasets[run.source] for run in todo}) as datasets, \
                         claims.heartbeat():
                     batch = _Batch(out, pool, claims, datasets, summary, worker=worker,
-                                   retries=retries, force=force, on_result=on_result)
+                                   retries=retries, force=force, on_result=on_result,
+                                   checkpoints=checkpoints)
                     try:
                         batch.run(todo, wait, poll=min(lease / 4, 5.0))
                     except BackendLost as exc:

@@ -15,6 +15,10 @@ and the training MSE (mean of (y - y_hat)^2 of the last value over the epoch, ea
 before the update of that series' batch).
 
 A run whose loss or parameters stop being finite stops there with status ``diverged``.
+
+Between epochs a run is its :class:`Progress`; given a :class:`rnnbatch.checkpoints.Checkpoint`,
+:func:`train` continues from the progress it was saved with and saves its own when due, and
+ends bit for bit as a run that never stopped.
 """
 
 import math
@@ -39,6 +43,21 @@ class TrainResult:
     status: str = "ok"
     initial: np.ndarray | None = None  # the parameters before the first update (if trained)
     params: np.ndarray | None = None  # and after the last
+    resumed: list = field(default_factory=list)  # the epochs it was resumed after (checkpoints)
+
+
+@dataclass
+class Progress:
+    """A trainable run between epochs: everything its next epoch reads or changes."""
+
+    result: TrainResult  # parameters (initial and current) and the curves so far
+    state: tuple  # the optimizer's (moments, steps), updated in place by train_epoch
+    rngs: tuple  # the run's init, shuffle and noise generators (streams)
+
+    @property
+    def epoch(self) -> int:
+        """Epochs done."""
+        return len(self.result.test_mse)
 
 
 def streams(seed: int) -> tuple[np.random.Generator, ...]:
@@ -60,8 +79,18 @@ def targets(series: np.ndarray, loss: str) -> np.ndarray:
     return np.ascontiguousarray(series[:, -1:] if loss == "last" else series[:, 1:])
 
 
-def train(config: TrainConfig, data: Dataset) -> TrainResult:
-    """Train ``config`` on ``data`` and return its per-epoch curves."""
+def fresh(config: TrainConfig, family) -> Progress:
+    """A trainable run before its first epoch: its streams from its own seed, its init drawn."""
+    rngs = streams(config.seed)
+    params = family.init(config.layers, config.init, rngs[0], config.bidirectional)
+    return Progress(TrainResult(len(params), initial=params.copy(), params=params),
+                    family.new_state(config.layers, config.bidirectional), rngs)
+
+
+def train(config: TrainConfig, data: Dataset, checkpoint=None) -> TrainResult:
+    """Train ``config`` on ``data`` and return its per-epoch curves; with a ``checkpoint``
+    (:class:`rnnbatch.checkpoints.Checkpoint`), from its saved progress if it has one, saving
+    progress when due."""
     config.check(data.train.shape[1])
     family = FAMILIES[config.model]
     if not family.trainable:  # one "epoch": fitted, then its error on each split
@@ -73,17 +102,16 @@ def train(config: TrainConfig, data: Dataset) -> TrainResult:
         result.seconds.append(time.perf_counter() - start)
         return result
 
-    init_rng, shuffle_rng, noise_rng = streams(config.seed)
-    params = family.init(config.layers, config.init, init_rng, config.bidirectional)
-    result = TrainResult(len(params), initial=params.copy(), params=params)
+    progress = (checkpoint and checkpoint.saved) or fresh(config, family)
+    result, params, state = progress.result, progress.result.params, progress.state
+    _, shuffle_rng, noise_rng = progress.rngs
     inputs = model_inputs(data.train[:, :-1], config.reverse)
     wanted = targets(data.train, config.loss)
     test_inputs = model_inputs(data.test[:, :-1], config.reverse)
-    state = family.new_state(config.layers, config.bidirectional)
     kernel = {name: getattr(config, name) for name in KERNEL_SETTINGS}
     order = np.arange(len(data.train), dtype=np.int64)
     fed = np.empty_like(inputs) if config.noise else inputs
-    for epoch in range(config.epochs):
+    for epoch in range(progress.epoch, config.epochs):
         start = time.perf_counter()
         if config.shuffle:
             order = shuffle_rng.permutation(len(data.train)).astype(np.int64)
@@ -103,6 +131,8 @@ def train(config: TrainConfig, data: Dataset) -> TrainResult:
         if not ok:
             result.status = "diverged"
             break
+        if checkpoint and epoch + 1 < config.epochs:  # the last epoch's state is the result
+            checkpoint.epoch_done(progress)
     return result
 
 

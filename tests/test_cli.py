@@ -190,7 +190,8 @@ def test_run_on_a_generated_dataset_path(cli_runner, fs, write_grid):
     assert counts == (1, 0, 0, 0)
     [row] = pads.dataset("res", partitioning="hive").to_table().to_pylist()
     assert row["dataset_id"] == data.load("mine").dataset_id
-    assert row["data_seed"] == -1  # a path's parameters are not the grid's to state
+    assert row["data_seed"] == 5  # as the dataset records it
+    assert row["data_source"] is None and row["series_unit"] is None  # generated: no real source
     assert not os.path.exists("data")
 
 

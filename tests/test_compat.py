@@ -4,6 +4,9 @@ ids of today's grids never change (a changed id would silently rerun finished wo
 import shutil
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from rnnbatch import planning, report, results, runner
 
 RELEASE_0_1_0 = Path(__file__).parent / "data" / "release-0.1.0"
@@ -49,3 +52,19 @@ def test_old_and_new_results_of_one_configuration_are_one_row(tmp_path):
     assert (summary.done, summary.skipped) == (5, 11)  # seed 2 of each trained configuration
     rows = report.aggregate(results.read(out))
     assert sorted(row["seeds"] for row in rows) == [1, 3, 3, 3, 3, 3]
+
+
+def test_an_unknown_data_seed_of_old_files_reads_as_null(tmp_path):
+    """Before real series, results marked data of unknown origin with data_seed -1."""
+    out = tmp_path / "res"
+    shutil.copytree(RELEASE_0_1_0 / "results", out)
+    path = next((out / "model=rnn").glob("*.parquet"))
+    table = pq.read_table(path)
+    old = table.set_column(table.schema.get_field_index("data_seed"), "data_seed",
+                           pa.array([-1] * table.num_rows, pa.int64()))
+    pq.write_table(old, path)
+    rows = results.read(out).to_pylist()
+    mine = [row for row in rows if row["run_id"] == path.stem]
+    assert mine and all(row["data_seed"] is None for row in mine)
+    assert {row["data_seed"] for row in rows if row["run_id"] != path.stem} == {0}
+    assert {(row["data_source"], row["series_unit"]) for row in rows} == {(None, None)}
