@@ -167,22 +167,23 @@ def _checked(path: Path, run_id: str) -> tuple[pa.Table, dict]:
 
 def _with_newer_columns(table: pa.Table, names: list[str]) -> pa.Table:
     """``table`` (whose columns are ``names``) with a column for each setting newer than its
-    file: the value the run had (a baseline's settings are null, its ``lr`` among them); the
-    data columns newer than it null; and the ``data_seed`` of -1 that older releases wrote for
-    unknown data null."""
+    file: the value the run had (a baseline's settings are null, its ``lr`` among them); and
+    the data columns newer than it null."""
     newer = [name for name in (*SETTINGS, *DATA_COLUMNS) if name not in names and name != "model"]
     trained = bool(newer) and table.num_rows > 0 and table["lr"][0].is_valid
     for name in newer:
         value = SETTINGS[name].value_before(table.num_rows) if trained and name in SETTINGS \
             else None
         field = SCHEMA.field(name)
-        table = table.append_column(field, pa.array([value] * table.num_rows, field.type))
-    seeds = table["data_seed"]
-    unknown = pc.equal(seeds, -1)
-    if pc.any(unknown).as_py():
-        table = table.set_column(table.schema.get_field_index("data_seed"), "data_seed",
-                                 pc.if_else(unknown, pa.scalar(None, seeds.type), seeds))
+        table = table.append_column(field, pa.repeat(pa.scalar(value, field.type), table.num_rows))
     return table
+
+
+def _unknown_data_null(table: pa.Table) -> pa.Table:
+    """``table`` with the ``data_seed`` of -1 that older releases wrote for unknown data null."""
+    seeds = table["data_seed"]
+    return table.set_column(table.schema.get_field_index("data_seed"), "data_seed",
+                            pc.if_else(pc.equal(seeds, -1), pa.scalar(None, seeds.type), seeds))
 
 
 def _run_record(schema: pa.Schema) -> dict:
@@ -232,7 +233,7 @@ def read(out: str | Path) -> pa.Table:
         parts.append(pa.concat_tables(tables).combine_chunks())
     if not parts:
         raise InputError(f"No results under {out}. Make some with: rnnbatch run GRID --out {out}")
-    table = pa.concat_tables(parts)
+    table = _unknown_data_null(pa.concat_tables(parts))
     table = table.append_column(READ_SCHEMA.field("model"), pa.array(models, pa.string()))
     # the schema's own names too (a list's item: files name it "element"), and the records
     return table.cast(READ_SCHEMA).replace_schema_metadata({RUNS_KEY: json.dumps(records)})
