@@ -60,8 +60,8 @@ def open_parquet(path: Path, otherwise: str):
     """``path`` as a ``pyarrow.parquet.ParquetFile`` whose reads verify page checksums. Lacking
     permission is an InputError saying so (``otherwise``: what to do besides asking the file's
     owner), since regenerating or rerunning cannot help; other failures propagate."""
-    try:
-        parquet = pq.ParquetFile(path, page_checksum_verification=True)
+    try:  # read in one go: pre-buffering (a background I/O thread) costs more than it saves
+        parquet = pq.ParquetFile(path, page_checksum_verification=True, pre_buffer=False)
     except PermissionError as exc:
         raise permission_denied(path, exc, otherwise) from None
     with parquet:

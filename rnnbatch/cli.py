@@ -21,6 +21,7 @@ from .errors import InputError, RnnbatchError
 
 EXIT_FAILED_RUNS = 1
 EXIT_UNFINISHED = 3
+DRY_RUN_CHUNK = 1000  # --dry-run lines written at once: one write (and flush) a line is slow
 
 
 def _fail(exc: RnnbatchError):
@@ -179,8 +180,8 @@ def run(grid, out, jobs, dry_run, force, backend, scheduler, shard, retries, lea
         if dry_run:  # a reader that stops early (`| head`) ends the listing quietly
             listing = _Log()
             runs = planning.shard_of(planning.plan(grid, materialise=False).runs, part)
-            for r in runs:
-                listing.echo(_describe(r))
+            for start in range(0, len(runs), DRY_RUN_CHUNK):
+                listing.echo("\n".join(map(_describe, runs[start:start + DRY_RUN_CHUNK])))
             listing.echo(f"{len(runs)} runs")
             return
         log = _Log("progress is dropped from here on. The runs go on.")

@@ -22,6 +22,7 @@ so renaming an experiment or reordering the file keeps ids, and changing a setti
 """
 
 import difflib
+import functools
 import hashlib
 import itertools
 import json
@@ -79,7 +80,7 @@ class Run:
     source: DataSource
     dataset_id: str
 
-    @property
+    @functools.cached_property  # hashed once: planning, claims and files all ask for it
     def run_id(self) -> str:
         return run_id(self.config, self.dataset_id)
 
@@ -204,13 +205,12 @@ class _Experiment:
         n_seeds = self.seeds if _is_int(self.seeds) else len(self.seeds)
         return math.prod(len(values) for values in self.choices.values()) * n_seeds
 
-    def expand(self):
-        """(name, config) pairs: the Cartesian product of the settings, in file order, x seeds."""
+    def configs(self):
+        """Its configurations (at seed 0): the Cartesian product of the settings, in file order."""
         for combo in itertools.product(*self.choices.values()):
             settings = dict(zip(self.choices, combo))
             settingsmod.check_conflicts(settings, f"experiment '{self.name}'")
-            for seed in _seed_list(self.seeds):
-                yield self.name, TrainConfig(**settings, seed=seed)
+            yield TrainConfig(**settings)
 
 
 def _experiment(name: str, experiment: dict, defaults: dict, owner: str) -> _Experiment:
@@ -266,10 +266,12 @@ def parse(text: str, source: str = "grid") -> tuple[list[DataSource], list[tuple
     if n_runs > MAX_RUNS:  # before anything is expanded
         raise InputError(f"The grid {source} expands into {n_runs} runs; at most {MAX_RUNS} are "
                          "allowed. Split it into several grids or use fewer seeds.")
-    configs = [pair for e in checked for pair in e.expand()]
+    # each configuration is checked once; its seeds share its settings
+    configs = [(e, config) for e in checked for config in e.configs()]
     if sources[0].params is not None:  # the steps are known: check before any data is made
-        check_fits(configs, sources[0].params.steps, source)
-    return sources, configs
+        check_fits([(e.name, config) for e, config in configs], sources[0].params.steps, source)
+    return sources, [(e.name, config.with_seed(seed))
+                     for e, config in configs for seed in _seed_list(e.seeds)]
 
 
 def check_fits(configs, steps: int, source: str = "grid") -> None:

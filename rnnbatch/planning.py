@@ -57,7 +57,9 @@ def plan(grid_path: str | Path, materialise: bool = True) -> Plan:
             unsaved.add(source)
     runs, seen = [], set()
     for source, dataset in datasets.items():
-        gridmod.check_fits(configs, dataset.train.shape[1], str(grid_path))
+        steps = dataset.train.shape[1]
+        if source.params is None or source.params.steps != steps:  # else the grid checked them
+            gridmod.check_fits(configs, steps, str(grid_path))
         for experiment, config in configs:
             run = Run(experiment, config, source, dataset.dataset_id)
             if run.run_id not in seen:  # the same settings under two names run once

@@ -251,8 +251,9 @@ class Report:
 
 
 def _with_keys(table: pa.Table) -> pa.Table:
-    layers = [("-".join(map(str, v)) if v else "") for v in table.column("layers").to_pylist()]
-    table = table.append_column("layers_key", pa.array(layers, pa.string())).drop_columns("layers")
+    # "1-6-1", "" for a baseline's empty (or null) layers
+    layers = pc.fill_null(pc.binary_join(pc.cast(table["layers"], pa.list_(pa.string())), "-"), "")
+    table = table.append_column("layers_key", layers).drop_columns("layers")
     return table.set_column(table.schema.get_field_index("model"), "model",
                             pc.cast(table.column("model"), pa.string()))
 
@@ -281,8 +282,8 @@ def summarise(table: pa.Table, epoch: int | None = None, target: float | None = 
     # the same report to the last bit whatever order the files were read in
     table = _with_keys(table).sort_by([("run_id", "ascending"), ("epoch", "ascending")])
     last = table.group_by("run_id", use_threads=False).aggregate([("epoch", "max")])
-    table = table.join(last, "run_id", use_threads=False).sort_by(
-        [("run_id", "ascending"), ("epoch", "ascending")])
+    table = table.append_column("epoch_max", pc.take(
+        last["epoch_max"], pc.index_in(table["run_id"], value_set=last["run_id"])))
     final = table.filter(pc.equal(table["epoch"], epoch if epoch is not None else table["epoch_max"]))
     if epoch is not None and final.num_rows == 0:
         raise InputError(f"No run reached epoch {epoch}. Choose an --epoch within the runs' epochs.")

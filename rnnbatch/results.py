@@ -16,6 +16,7 @@ import shutil
 import time
 import warnings
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numba
@@ -24,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import __version__
+from .backends import usable_cpus
 from ._io import one_line, open_parquet, parquet_bytes, permission_denied, write_atomic
 from .errors import InputError
 from .grid import Run
@@ -51,6 +53,8 @@ DATASET_KEY = b"rnnbatch.dataset"  # the dataset's provenance, as its own files 
 READ_SCHEMA = SCHEMA.append(pa.field("model", pa.string()))  # what read returns: + the hive column
 RUNS_KEY = b"rnnbatch.runs"  # read's table: every file's run record, a JSON list (provenance)
 RESULT_NAME = re.compile(r"[0-9a-f]{16}\.parquet")
+CONCAT_FILES = 500  # files' tables joined into a chunk at a time: thousands of small ones cost
+# memory, and computing over a column of thousands of chunks is slow
 OWN_RESULTS = "run the grid into a results directory of your own (rnnbatch run GRID --out DIR)"
 
 
@@ -129,20 +133,21 @@ def is_complete(path: Path, run_id: str) -> bool:
     return True
 
 
-def _checked(path: Path, run_id: str) -> pa.Table:
-    """The rows of ``path`` as :data:`SCHEMA` when the file is whole (every column and page
-    read back), its run record and rows name ``run_id`` and their count is the record's;
-    else ValueError with the reason, worded to follow "<path> was"."""
+def _checked(path: Path, run_id: str) -> tuple[pa.Table, dict]:
+    """The rows of ``path`` as :data:`SCHEMA` and its run record, when the file is whole (every
+    column and page read back), its run record and rows name ``run_id`` and their count is the
+    record's; else ValueError with the reason, worded to follow "<path> was"."""
     try:
         with open_parquet(path, OWN_RESULTS) as parquet:
-            table = parquet.read()
+            table = parquet.read(use_threads=False)  # tiny files: read many at once instead
     except (OSError, pa.ArrowException) as exc:
         raise ValueError(f"unreadable ({one_line(exc)})") from None
     record = _run_record(table.schema)
-    missing = [name for name in REQUIRED if name not in table.column_names]
+    names = table.schema.names
+    missing = [name for name in REQUIRED if name not in names]
     if missing:
         raise ValueError(f"missing the columns {', '.join(missing)}")
-    table = _with_newer_columns(table)
+    table = _with_newer_columns(table, names)
     if table.num_rows != record.get("rows"):
         raise ValueError(f"incomplete ({table.num_rows} of the {record.get('rows')} rows its "
                          "record states)")
@@ -150,30 +155,35 @@ def _checked(path: Path, run_id: str) -> pa.Table:
     if others:
         named = ", ".join(sorted(map(str, others)))
         raise ValueError(f"not run {run_id}'s result (it names {named})")
-    try:
-        table = table.select(SCHEMA.names).cast(SCHEMA)
-    except pa.ArrowException as exc:
-        raise ValueError(f"with columns of the wrong type ({one_line(exc)})") from None
-    return table.replace_schema_metadata({RUN_KEY: json.dumps(record)})
+    if table.schema.names != SCHEMA.names:
+        table = table.select(SCHEMA.names)
+    if not table.schema.equals(SCHEMA):  # as rnnbatch writes them, the columns need no cast
+        try:
+            table = table.cast(SCHEMA)
+        except pa.ArrowException as exc:
+            raise ValueError(f"with columns of the wrong type ({one_line(exc)})") from None
+    return table, record
 
 
-def _with_newer_columns(table: pa.Table) -> pa.Table:
-    """``table`` with a column for each setting newer than its file: the value the run had (a
-    baseline's settings are null, its ``lr`` among them); the data columns newer than it null;
-    and the ``data_seed`` of -1 that older releases wrote for unknown data null."""
-    trained = table.num_rows > 0 and table["lr"][0].is_valid
-    newer = {s.name: s.value_before(table.num_rows) if trained else None
-             for s in SETTINGS.values() if s.name != "model"} | dict.fromkeys(DATA_COLUMNS)
-    for name, value in newer.items():
-        if name not in table.column_names:
-            field = SCHEMA.field(name)
-            table = table.append_column(field, pa.array([value] * table.num_rows, field.type))
-    seeds = table["data_seed"]
-    unknown = pc.equal(seeds, -1)
-    if pc.any(unknown).as_py():
-        table = table.set_column(table.schema.get_field_index("data_seed"), "data_seed",
-                                 pc.if_else(unknown, pa.scalar(None, seeds.type), seeds))
+def _with_newer_columns(table: pa.Table, names: list[str]) -> pa.Table:
+    """``table`` (whose columns are ``names``) with a column for each setting newer than its
+    file: the value the run had (a baseline's settings are null, its ``lr`` among them); and
+    the data columns newer than it null."""
+    newer = [name for name in (*SETTINGS, *DATA_COLUMNS) if name not in names and name != "model"]
+    trained = bool(newer) and table.num_rows > 0 and table["lr"][0].is_valid
+    for name in newer:
+        value = SETTINGS[name].value_before(table.num_rows) if trained and name in SETTINGS \
+            else None
+        field = SCHEMA.field(name)
+        table = table.append_column(field, pa.repeat(pa.scalar(value, field.type), table.num_rows))
     return table
+
+
+def _unknown_data_null(table: pa.Table) -> pa.Table:
+    """``table`` with the ``data_seed`` of -1 that older releases wrote for unknown data null."""
+    seeds = table["data_seed"]
+    return table.set_column(table.schema.get_field_index("data_seed"), "data_seed",
+                            pc.if_else(pc.equal(seeds, -1), pa.scalar(None, seeds.type), seeds))
 
 
 def _run_record(schema: pa.Schema) -> dict:
@@ -205,20 +215,42 @@ def read(out: str | Path) -> pa.Table:
     folder is skipped with a warning naming it, and hidden ones (claims, checkpoints,
     quarantined files, writers' temp files) silently."""
     out = Path(out)
-    tables, records = [], []
-    for path, model in _result_files(out):
-        try:
-            table = _checked(path, path.stem)
-        except ValueError as exc:
-            _ignore(path, f"{exc}. Rerun its grid (rnnbatch run GRID --out {out}) to redo it, or "
-                          f"move it out of {out}")
+    files = _result_files(out)
+    parts, tables, records, models = [], [], [], []
+    for (path, model), checked in zip(files, _each_checked(files)):
+        if isinstance(checked, ValueError):
+            _ignore(path, f"{checked}. Rerun its grid (rnnbatch run GRID --out {out}) to redo it, "
+                          f"or move it out of {out}")
             continue
-        records.append(_run_record(table.schema))
-        column = pa.array([model] * table.num_rows, pa.string())
-        tables.append(table.append_column(READ_SCHEMA.field("model"), column))
-    if not tables:
+        table, record = checked
+        tables.append(table)
+        records.append(record)
+        models += [model] * table.num_rows
+        if len(tables) == CONCAT_FILES:
+            parts.append(pa.concat_tables(tables).combine_chunks())
+            tables.clear()
+    if tables:
+        parts.append(pa.concat_tables(tables).combine_chunks())
+    if not parts:
         raise InputError(f"No results under {out}. Make some with: rnnbatch run GRID --out {out}")
-    return pa.concat_tables(tables).replace_schema_metadata({RUNS_KEY: json.dumps(records)})
+    table = _unknown_data_null(pa.concat_tables(parts))
+    table = table.append_column(READ_SCHEMA.field("model"), pa.array(models, pa.string()))
+    # the schema's own names too (a list's item: files name it "element"), and the records
+    return table.cast(READ_SCHEMA).replace_schema_metadata({RUNS_KEY: json.dumps(records)})
+
+
+def _each_checked(files: list[tuple[Path, str]]):
+    """Each file's :func:`_checked` table and record, or the ValueError saying what is wrong,
+    in order. pyarrow reads without holding the GIL, so threads read files side by side."""
+    def check(path_model):
+        path, _ = path_model
+        try:
+            return _checked(path, path.stem)
+        except ValueError as exc:
+            return exc
+
+    with ThreadPoolExecutor(usable_cpus()) as pool:
+        yield from pool.map(check, files)
 
 
 def _result_files(out: Path) -> list[tuple[Path, str]]:

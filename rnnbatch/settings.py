@@ -230,7 +230,17 @@ def _validate(config) -> None:
         value = getattr(config, setting.name)
         setting.check(value, "TrainConfig")
         object.__setattr__(config, setting.name, setting.normalise(value))
-    check_conflicts(dataclasses.asdict(config), "TrainConfig")
+    check_conflicts({name: getattr(config, name) for name in SETTINGS}, "TrainConfig")
+
+
+def _with_seed(config, seed):
+    """``config`` at ``seed``: only the seed is checked, the other settings were when
+    ``config`` was made (a grid's seeds share their settings; checking each anew costs more
+    than the rest of planning)."""
+    SETTINGS["seed"].check(seed, "TrainConfig")
+    seeded = object.__new__(type(config))  # a copy, bypassing the frozen __setattr__
+    vars(seeded).update(vars(config), seed=seed)
+    return seeded
 
 
 def _check_fits(config, steps: int) -> None:
@@ -254,7 +264,7 @@ TrainConfig = dataclasses.make_dataclass(
     [("model", str)] + [(s.name, type(s.default), dataclasses.field(default=s.default))
                         for s in SETTINGS.values() if s.name != "model"],
     frozen=True,
-    namespace={"__post_init__": _validate, "check": _check_fits,
+    namespace={"__post_init__": _validate, "check": _check_fits, "with_seed": _with_seed,
                "__doc__": "One run's settings (see SETTINGS). ``seed`` alone decides its random "
                           "draws. Invalid values raise the grid's one-line InputError."},
 )

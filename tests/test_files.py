@@ -339,6 +339,23 @@ def test_read_gives_one_table_of_the_declared_schema(res):
     assert sorted(set(table["model"].to_pylist())) == ["dense", "naive", "rnn"]
 
 
+def test_read_in_chunks_is_one_table_in_file_order(res, monkeypatch):
+    """Files are read side by side and joined a few at a time: the same table, records and
+    warnings, in the same order, as read whole."""
+    _rnn_results(res)[1].write_bytes(b"not parquet")
+    with pytest.warns(UserWarning) as whole_warnings:
+        whole = results.read(res)
+    monkeypatch.setattr(results, "CONCAT_FILES", 2)
+    with pytest.warns(UserWarning) as chunked_warnings:
+        chunked = results.read(res)
+    assert chunked.equals(whole, check_metadata=True) and chunked.column("run_id").num_chunks > 1
+    assert [str(w.message) for w in chunked_warnings] == [str(w.message) for w in whole_warnings]
+    assert chunked.num_rows == 1 + 5 * 2
+    records = json.loads(chunked.schema.metadata[results.RUNS_KEY])
+    assert [r["run_id"] for r in records] == list(dict.fromkeys(chunked["run_id"].to_pylist()))
+    assert chunked.group_by(["run_id", "model"]).aggregate([]).num_rows == 6
+
+
 # -- 13: a dataset's two files must be one dataset ---------------------------------------------
 
 def _torn(monkeypatch, force_seed: int) -> None:

@@ -8,10 +8,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rnnbatch import data, grid
+from rnnbatch import data, grid, planning
 from rnnbatch.cli import main
 from rnnbatch.errors import InputError
 from rnnbatch.models import FAMILIES
+from rnnbatch.settings import TrainConfig
 
 from .conftest import TINY_DATA, TINY_GRID, TINY_GRID_RUNS, assert_one_error_line
 
@@ -433,6 +434,30 @@ def test_the_run_limit_is_inclusive(monkeypatch):
     monkeypatch.setattr(grid, "MAX_RUNS", 11)
     with pytest.raises(InputError, match=r"^The grid grid.toml expands into 12 runs; at most 11 "):
         _configs(text)
+
+
+def test_a_large_grid_lists_each_run_as_made_one_by_one(cli_runner, fs, write_grid):
+    """Lists expand into 3 layers x 4 rates x 250 seeds (more lines than --dry-run writes at
+    once) plus the baseline: each run is the config TrainConfig makes whole, under its id."""
+    write_grid(TINY_DATA + '[[experiment]]\nname = "naive"\nmodel = "naive"\n'
+               '[[experiment]]\nname = "sweep"\nmodel = "rnn"\n'
+               'layers = [[1, 2, 1], [1, 3, 1], [1, 2, 2, 1]]\nlr = [0.1, 0.01, 0.003, 1]\n'
+               'epochs = 2\nseeds = 250\n')
+    result = cli_runner.invoke(main, ["run", "grid.toml", "--dry-run"])
+    assert result.exit_code == 0 and result.stderr == ""
+    *lines, total = result.stdout.splitlines()
+    assert total == "3001 runs" and len(lines) == 3001
+    runs = planning.plan("grid.toml", materialise=False).runs
+    dataset_id = runs[0].dataset_id
+    made = [TrainConfig("rnn", layers, lr=lr, epochs=2, seed=seed)
+            for layers in [(1, 2, 1), (1, 3, 1), (1, 2, 2, 1)] for lr in [0.1, 0.01, 0.003, 1.0]
+            for seed in range(250)]
+    assert [r.config for r in runs] == [TrainConfig("naive")] + made
+    ids = [grid.run_id(config, dataset_id) for config in [TrainConfig("naive")] + made]
+    assert [line.split()[0] for line in lines] == [r.run_id for r in runs] == ids
+    assert len(set(ids)) == 3001
+    assert lines[-1] == f"{ids[-1]}  sweep          rnn    layers=[1, 2, 2, 1] lr=1 epochs=2 " \
+                        "init=scaled seed=249"
 
 
 def test_generate_refuses_a_seed_numpy_cannot_take(fs):

@@ -30,6 +30,19 @@ def test_settings_that_clash_are_named_together_from_python():
     TrainConfig(model="rnn", layers=(1, 1), reverse=True, bptt=3)  # no clash
 
 
+def test_with_seed_is_the_config_at_that_seed_and_checks_the_seed():
+    config = TrainConfig(model="rnn", layers=[1, 6, 1], lr=1, loss="every")
+    seeded = config.with_seed(7)
+    made = TrainConfig(model="rnn", layers=(1, 6, 1), lr=1.0, loss="every", seed=7)
+    assert (seeded, hash(seeded), type(seeded.lr)) == (made, hash(made), float)
+    assert grid.run_id(seeded, "d") == grid.run_id(made, "d") and config.seed == 0
+    with pytest.raises(InputError, match=r"^The 'seed' of TrainConfig must be an int from 0 to "
+                                         r"4294967295\. Got -1\.$"):
+        config.with_seed(-1)
+    with pytest.raises(AttributeError):  # frozen, as a config made whole is
+        seeded.seed = 3
+
+
 def test_new_settings_enter_the_run_id_only_away_from_their_default():
     course = TrainConfig(model="rnn", layers=(1, 6, 1))
     assert settings.run_id_settings(course) == settings.run_id_settings(
