@@ -294,7 +294,9 @@ def _named_as_results(out: Path):
 
 def _visible(directory: Path) -> list[Path]:
     try:
-        return sorted(p for p in directory.iterdir() if not p.name.startswith("."))
+        # by name: the same order as by path within one folder, and far quicker for thousands
+        return sorted((p for p in directory.iterdir() if not p.name.startswith(".")),
+                      key=lambda p: p.name)
     except PermissionError as exc:
         raise permission_denied(directory, exc, OWN_RESULTS) from None
 

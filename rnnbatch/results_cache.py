@@ -57,7 +57,7 @@ def read(out: Path, files: list[tuple[Path, str]], read_fresh) -> tuple[pa.Table
     rewritten when what it should hold changed."""
     listed = time.time_ns()
     cached_table, cached = _load(out)
-    names = [path.relative_to(out).as_posix() for path, _ in files]
+    names = [f"{path.parent.name}/{path.name}" for path, _ in files]  # out/model=<model>/<name>
     keys = [_key(path) for path, _ in files]
     hits = [_hit(cached.get(name), key, path) for name, key, (path, _) in zip(names, keys, files)]
     fresh_table, got = read_fresh([file for file, hit in zip(files, hits) if hit is None])
