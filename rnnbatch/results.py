@@ -217,7 +217,8 @@ def read(out: str | Path) -> pa.Table:
     quarantined files, writers' temp files, the read cache) silently. Files unchanged since a
     read cached them come from ``out/.cache`` (see :mod:`rnnbatch.results_cache`)."""
     out = Path(out)
-    table, records = results_cache.read(out, _result_files(out), functools.partial(_read_all, out))
+    table, records = results_cache.read(out, _result_files(out), functools.partial(_read_all, out),
+                                        READ_SCHEMA)
     if not records:
         raise InputError(f"No results under {out}. Make some with: rnnbatch run GRID --out {out}")
     return table.replace_schema_metadata({RUNS_KEY: json.dumps(records)})

@@ -31,7 +31,8 @@ from ._io import write_atomic
 from .errors import OutputError
 
 FOLDER, NAME = ".cache", "read.arrow"
-FORMAT = 1  # of the file; a cache of another format or rnnbatch version is rebuilt
+FORMAT = 1  # of the file, and of what results.read makes of a result file: bump it when that
+# changes (a cache of another format, rnnbatch version or schema is rebuilt)
 META_KEY = b"rnnbatch.cache"
 RACY_NS = 2_000_000_000  # coarser than any file system's timestamps (FAT's are 2 s)
 CRC_BYTES = 4  # the file ends in the CRC-32 of what precedes it: Arrow checks no data
@@ -49,14 +50,15 @@ class Entry:
     record: dict
 
 
-def read(out: Path, files: list[tuple[Path, str]], read_fresh) -> tuple[pa.Table, list[dict]]:
-    """The rows of ``files`` ((path, model) of the result files under ``out``, in order) and
-    the run records of those that are whole, as ``read_fresh(files)`` gives them: ``(table,
-    got)``, ``got`` a ``(record, rows)`` per file or None for one it skipped. Files the cache
-    holds unchanged are taken from it, the others read with ``read_fresh``; the cache is
-    rewritten when what it should hold changed."""
+def read(out: Path, files: list[tuple[Path, str]], read_fresh, schema: pa.Schema
+         ) -> tuple[pa.Table, list[dict]]:
+    """The rows (of ``schema``) of ``files`` ((path, model) of the result files under ``out``,
+    in order) and the run records of those that are whole, as ``read_fresh(files)`` gives them:
+    ``(table, got)``, ``got`` a ``(record, rows)`` per file or None for one it skipped. Files
+    the cache holds unchanged are taken from it, the others read with ``read_fresh``; the cache
+    is rewritten when what it should hold changed."""
     listed = time.time_ns()
-    cached_table, cached = _load(out)
+    cached_table, cached = _load(out, schema)
     names = [f"{path.parent.name}/{path.name}" for path, _ in files]  # out/model=<model>/<name>
     keys = [_key(path) for path, _ in files]
     hits = [_hit(cached.get(name), key, path) for name, key, (path, _) in zip(names, keys, files)]
@@ -99,7 +101,7 @@ class _Cached:
     offset: int  # of its rows in the cached table
 
 
-def _hit(cached: _Cached | None, key: tuple, path: Path) -> _Cached | None:
+def _hit(cached: _Cached | None, key: tuple | None, path: Path) -> _Cached | None:
     """A file's cache entry when the file is still as it was then and this user may read it
     (else it is read afresh, and a permission problem said as such)."""
     if cached is not None and key is not None and cached.entry.key == key \
@@ -122,7 +124,7 @@ def _joined(pieces: list[tuple[pa.Table, int, int]], empty: pa.Table) -> pa.Tabl
     return pa.concat_tables([t.slice(o, n) for t, o, n in runs] or [empty.slice(0, 0)])
 
 
-def _load(out: Path) -> tuple[pa.Table | None, dict[str, _Cached]]:
+def _load(out: Path, schema: pa.Schema) -> tuple[pa.Table | None, dict[str, _Cached]]:
     """The cached table and its entries by name; nothing when there is no usable cache."""
     path = Path(out) / FOLDER / NAME
     try:
@@ -132,7 +134,9 @@ def _load(out: Path) -> tuple[pa.Table | None, dict[str, _Cached]]:
             return None, {}
         table = ipc.open_file(pa.py_buffer(body)).read_all()
         meta = json.loads(table.schema.metadata[META_KEY])
-        if meta["format"] != FORMAT or meta["rnnbatch"] != __version__:
+        table = table.replace_schema_metadata(None)
+        if meta["format"] != FORMAT or meta["rnnbatch"] != __version__ \
+                or not table.schema.equals(schema):
             return None, {}
         cached, offset = {}, 0
         for name, key, rows, record in meta["files"]:
@@ -141,7 +145,7 @@ def _load(out: Path) -> tuple[pa.Table | None, dict[str, _Cached]]:
             offset += rows
         if offset != table.num_rows:
             return None, {}
-        return table.replace_schema_metadata(None), cached
+        return table, cached
     except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
         return None, {}
 

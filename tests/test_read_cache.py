@@ -174,11 +174,21 @@ def test_an_unreadable_cache_is_rebuilt(res, settled, opened, damage):
     assert _no_warnings_read(res).equals(clean, check_metadata=True) and opened == []
 
 
-def test_a_cache_of_another_version_is_rebuilt(res, settled, opened, monkeypatch):
-    _no_warnings_read(res)
-    monkeypatch.setattr(results_cache, "__version__", "9.9.9")
+def _older_cache(res):
+    """The cache as a build of the same version without the ``status`` column would write it."""
+    table, cached = results_cache._load(res, results.READ_SCHEMA)
+    results_cache._save(res, table.drop_columns("status"), [c.entry for c in cached.values()])
+
+
+@pytest.mark.parametrize("change", [
+    lambda patch, res: patch.setattr(results_cache, "__version__", "9.9.9"),
+    lambda patch, res: _older_cache(res),
+])
+def test_a_cache_of_another_version_or_schema_is_rebuilt(res, settled, opened, monkeypatch, change):
+    clean = _no_warnings_read(res)
+    change(monkeypatch, res)
     opened.clear()
-    _no_warnings_read(res)
+    assert _no_warnings_read(res).equals(clean, check_metadata=True)
     assert len(opened) == TINY_GRID_RUNS
 
 
