@@ -7,6 +7,7 @@ import os
 import shutil
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -228,3 +229,13 @@ def test_a_killed_writer_s_temp_file_is_removed_later(res, settled):
     _rnn_results(res)[0].unlink()  # so that the cache is written again
     _no_warnings_read(res)
     assert not old.exists() and live.exists()
+
+
+def test_two_readers_at_once_each_get_every_result_and_leave_a_whole_cache(res, settled, opened):
+    clean = _no_warnings_read(res)
+    shutil.rmtree(res / ".cache")
+    with ThreadPoolExecutor(2) as pool:
+        tables = list(pool.map(lambda _: results.read(res), range(2)))
+    assert all(table.equals(clean, check_metadata=True) for table in tables)
+    opened.clear()
+    assert _no_warnings_read(res).equals(clean, check_metadata=True) and opened == []
