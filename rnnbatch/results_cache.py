@@ -164,8 +164,7 @@ def _save(out: Path, table: pa.Table, entries: list[Entry]) -> None:
     folder = Path(out) / FOLDER
     _remove_leftovers(folder)
     try:
-        write_atomic(body.to_pybytes() + zlib.crc32(body).to_bytes(CRC_BYTES, "big"),
-                     folder / NAME)
+        write_atomic(b"".join([body, zlib.crc32(body).to_bytes(CRC_BYTES, "big")]), folder / NAME)
     except OutputError:
         pass
 
