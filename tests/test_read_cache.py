@@ -107,6 +107,16 @@ def test_a_removed_file_leaves_the_report(res, settled, opened):
     assert after.equals(_read_without_cache(res), check_metadata=True)
 
 
+def test_a_force_rerun_shows_its_own_numbers(cli_runner, res, settled, made):
+    before = _no_warnings_read(res)
+    shutil.copy(made.parent / "grid.toml", "grid.toml")
+    rerun = cli_runner.invoke(main, ["run", "grid.toml", "--out", "res", "--jobs", "1", "--force"])
+    assert rerun.exit_code == 0, rerun.output
+    after = _no_warnings_read(res)
+    assert after["epoch_seconds"] != before["epoch_seconds"]  # measured anew
+    assert after.equals(_read_without_cache(res), check_metadata=True)
+
+
 def test_a_file_replaced_by_one_of_the_same_size_is_read_afresh(res, settled):
     clean = _no_warnings_read(res)
     victim = _rnn_results(res)[0]
