@@ -9,6 +9,7 @@ A results directory is read only through the files rnnbatch wrote, each checked 
 notes, reports or damaged files beside them must not change the numbers.
 """
 
+import functools
 import json
 import platform
 import re
@@ -24,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import __version__
+from . import __version__, results_cache
 from .backends import usable_cpus
 from ._io import one_line, open_parquet, parquet_bytes, permission_denied, write_atomic
 from .errors import InputError
@@ -213,30 +214,40 @@ def read(out: str | Path) -> pa.Table:
     (their provenance) in its schema metadata under :data:`RUNS_KEY`. Only whole files at
     ``out/model=<model>/<run_id>.parquet`` of their own run are read; every other visible file or
     folder is skipped with a warning naming it, and hidden ones (claims, checkpoints,
-    quarantined files, writers' temp files) silently."""
+    quarantined files, writers' temp files, the read cache) silently. Files unchanged since a
+    read cached them come from ``out/.cache`` (see :mod:`rnnbatch.results_cache`)."""
     out = Path(out)
-    files = _result_files(out)
-    parts, tables, records, models = [], [], [], []
+    table, records = results_cache.read(out, _result_files(out), functools.partial(_read_all, out),
+                                        READ_SCHEMA)
+    if not records:
+        raise InputError(f"No results under {out}. Make some with: rnnbatch run GRID --out {out}")
+    return table.replace_schema_metadata({RUNS_KEY: json.dumps(records)})
+
+
+def _read_all(out: Path, files: list[tuple[Path, str]]) -> tuple[pa.Table, list]:
+    """The rows of the whole ones of ``files`` ((path, model) in order) as one table of
+    :data:`READ_SCHEMA`, and a (run record, rows) per file, or None for a file skipped with a
+    warning saying why."""
+    parts, tables, models, got = [], [], [], []
     for (path, model), checked in zip(files, _each_checked(files)):
         if isinstance(checked, ValueError):
             _ignore(path, f"{checked}. Rerun its grid (rnnbatch run GRID --out {out}) to redo it, "
                           f"or move it out of {out}")
+            got.append(None)
             continue
         table, record = checked
         tables.append(table)
-        records.append(record)
+        got.append((record, table.num_rows))
         models += [model] * table.num_rows
         if len(tables) == CONCAT_FILES:
             parts.append(pa.concat_tables(tables).combine_chunks())
             tables.clear()
     if tables:
         parts.append(pa.concat_tables(tables).combine_chunks())
-    if not parts:
-        raise InputError(f"No results under {out}. Make some with: rnnbatch run GRID --out {out}")
-    table = _unknown_data_null(pa.concat_tables(parts))
+    table = _unknown_data_null(pa.concat_tables(parts) if parts else SCHEMA.empty_table())
     table = table.append_column(READ_SCHEMA.field("model"), pa.array(models, pa.string()))
-    # the schema's own names too (a list's item: files name it "element"), and the records
-    return table.cast(READ_SCHEMA).replace_schema_metadata({RUNS_KEY: json.dumps(records)})
+    # the schema's own names too (a list's item: files name it "element")
+    return table.cast(READ_SCHEMA), got
 
 
 def _each_checked(files: list[tuple[Path, str]]):
@@ -284,7 +295,9 @@ def _named_as_results(out: Path):
 
 def _visible(directory: Path) -> list[Path]:
     try:
-        return sorted(p for p in directory.iterdir() if not p.name.startswith("."))
+        # by name: the same order as by path within one folder, and far quicker for thousands
+        return sorted((p for p in directory.iterdir() if not p.name.startswith(".")),
+                      key=lambda p: p.name)
     except PermissionError as exc:
         raise permission_denied(directory, exc, OWN_RESULTS) from None
 
