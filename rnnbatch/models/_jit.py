@@ -65,5 +65,9 @@ def _decide_caching() -> bool:
 
 CACHING = _decide_caching()
 
-# numba.njit with the caching decided above; use it as numba's: @njit or @njit(inline=...).
+# numba.njit with the caching decided above; use it as numba's: @njit or @njit(forceinline=True).
+# Helpers that must sit inside their callers' loops (to vectorise, or to save a call per series)
+# take forceinline, LLVM's alwaysinline: compiled once, then inlined by LLVM. numba's own
+# inline="always" copies and retypes the helper's IR at every call site, and took half the
+# kernels' cold compile.
 njit = partial(numba.njit, cache=CACHING)
