@@ -16,10 +16,9 @@ import signal
 import time
 from collections import deque
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 
 from . import claims as claimsmod
 from . import results
@@ -29,7 +28,8 @@ from .errors import InputError, OutputError
 from .grid import Run
 from .planning import Plan, check_shard, longest_first, materialise, plan, shard_of
 from .models import TRAINABLE
-from .train import model_inputs, targets, train
+from .models._jit import compile_lock
+from .train import NET_SETTINGS, train
 
 CLAIMS = ".claims"
 
@@ -65,7 +65,7 @@ def execute(run: Run, dataset, checkpoint: Checkpoint | None = None) -> tuple:
     """Worker side: train one run (from its ``checkpoint``'s saved progress, if any, saving its
     own when due) and encode its table; returns (run, status, Parquet bytes, failure reason).
     Encoding here keeps the parent's share to writing bytes."""
-    warm_up([run.config.model])  # loaded here, outside the timed epochs
+    warm_up([(run.config, dataset)])  # loaded here, outside the timed epochs
     started = time.time()
     try:
         result = train(run.config, dataset, checkpoint)
@@ -77,25 +77,40 @@ def execute(run: Run, dataset, checkpoint: Checkpoint | None = None) -> tuple:
 
 _WARM: set = set()
 
+# What chooses the kernels a run takes, with its series' length: its family, its net, and the
+# settings a family dispatches on (rnn: the packed path, the general one or the two-way engine).
+# The other settings are values the same kernels take (lr, optimizer, ...) or shape the data.
+_PATH = ("model", "layers", "loss", "bptt", *NET_SETTINGS)
 
-def warm_up(models=tuple(TRAINABLE)) -> None:
-    """Compile (or load from numba's cache) the kernels of ``models`` once per process.
 
-    Called in the parent before fan-out, so workers load compiled code instead of racing to
-    compile and write the same cache files; a naive-only grid loads no kernels. :func:`train`
-    hands the kernels fresh C-contiguous arrays (never joblib's read-only memmaps), so one
-    specialisation serves every run and setting.
+def warm_up(runs) -> None:
+    """Compile, or load from numba's cache, the kernels that ``runs``, (config, dataset) pairs,
+    take: once per process and path, one epoch and the test prediction of a run on two series
+    of its dataset, which take the run's own path (the family chooses it from the net, the
+    settings and the series' length, all the run's).
+
+    Called in the parent before fan-out, so that workers load compiled code instead of each
+    compiling it, and in a worker before its first run, to keep the loading out of the timed
+    epochs. Under the compile lock: another process compiling the same kernels finishes first,
+    then these load from the cache. A naive-only grid loads no kernels. :func:`train` hands the
+    kernels fresh C-contiguous arrays (never joblib's read-only memmaps), so one specialisation
+    serves every run and setting.
     """
-    series = np.zeros((2, 3))
-    for model in sorted(set(models) & set(TRAINABLE) - _WARM):
-        family = TRAINABLE[model]
-        layers = (family.input_size(series.shape[1]), 1, 1)  # the smallest net of each family
-        params = np.zeros(family.n_params(layers))
-        inputs = model_inputs(series[:, :-1], reverse=False)
-        family.train_epoch(params, layers, inputs, targets(series, "last"),
-                           np.arange(2, dtype=np.int64), family.new_state(layers), lr=0.1)
-        family.predict(params, layers, inputs)
-        _WARM.add(model)
+    todo = {}
+    for config, dataset in runs:
+        path = (*(getattr(config, name) for name in _PATH), dataset.train.shape[1])
+        if config.model in TRAINABLE and path not in _WARM:
+            todo.setdefault(path, (config, dataset))
+    if not todo:
+        return
+    with compile_lock():
+        for path, (config, dataset) in todo.items():
+            two = replace(dataset, train=dataset.train[:2], test=dataset.test[:1])
+            try:
+                train(replace(config, epochs=1), two)
+            except Exception:  # noqa: BLE001 - the run itself reports what stops it
+                pass
+            _WARM.add(path)
 
 
 @contextmanager
@@ -317,7 +332,7 @@ def run_grid(grid: "str | Path | Plan", out: str | Path = "results", n_jobs: int
                 checkpoints.remove_finished(skipped)
                 todo = longest_first(todo, plan_.datasets)
                 pool.cap(len(todo))
-                warm_up({run.config.model for run in todo})
+                warm_up((run.config, plan_.datasets[run.source]) for run in todo)
                 with pool.shared({run.source: plan_.datasets[run.source] for run in todo}) as datasets, \
                         claims.heartbeat():
                     batch = _Batch(out, pool, claims, datasets, summary, worker=worker,

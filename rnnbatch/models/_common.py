@@ -89,7 +89,7 @@ _C = 1.0 / np.cumprod(np.arange(1.0, 14.0))  # 1/1!, ..., 1/13!
 C1, C2, C3, C4, C5, C6, C7, C8, C9, C10, C11, C12, C13 = (float(c) for c in _C)
 
 
-@njit(inline="always", error_model="numpy")
+@njit(forceinline=True, error_model="numpy")
 def _expm1(y):
     """expm1(y) for 0 <= y <= 40 (or NaN), by the scheme of the module docstring."""
     kf = np.floor(y * _INV_LN2 + 0.5)
@@ -108,7 +108,7 @@ def _expm1(y):
     return s * q + (s - 1.0)
 
 
-@njit(inline="always", error_model="numpy")
+@njit(forceinline=True, error_model="numpy")
 def tanh(x):
     y = 2.0 * abs(x)
     if y > 40.0:  # NaN > 40 is False: NaN flows through r and q below
@@ -118,7 +118,7 @@ def tanh(x):
     return t if x >= 0.0 else -t
 
 
-@njit(inline="always", error_model="numpy")
+@njit(forceinline=True, error_model="numpy")
 def sigmoid(x):
     """The logistic 1 / (1 + exp(-x)) as (e + 1) / (e + 2) for x >= 0 and 1 / (e + 2) below,
     e = expm1(|x|): no cancellation on either side, the same vectorisable arithmetic as
@@ -131,7 +131,7 @@ def sigmoid(x):
     return (e + 1.0 if x >= 0.0 else 1.0) / (e + 2.0)
 
 
-@njit(inline="always")
+@njit(forceinline=True)
 def activate(v, relu):
     """A hidden unit's activation: tanh, or max(v, 0) with ``relu`` (lecture 003)."""
     if relu:
@@ -139,7 +139,7 @@ def activate(v, relu):
     return tanh(v)
 
 
-@njit(inline="always")
+@njit(forceinline=True)
 def slope(a, relu):
     """The activation's derivative from its output a: 1 - a² (tanh: the course's 1/cosh² of
     the dot), or [a > 0] (ReLU)."""
@@ -148,7 +148,7 @@ def slope(a, relu):
     return 1.0 - a * a
 
 
-@njit(inline="always")
+@njit(forceinline=True)
 def clipped(value, clip):
     """The course's delta clipping: ``value`` limited to [-clip, clip] when clip > 0."""
     if clip > 0.0:  # selects, not branches: they vectorise (and NaN passes through)
@@ -157,7 +157,7 @@ def clipped(value, clip):
     return value
 
 
-@njit(inline="always")
+@njit(forceinline=True)
 def dot(x, y):
     """sum_j x[j] y[j] as ((s0 + s1) + (s2 + s3)) + tail, s_m summing the terms j = m (mod 4):
     four independent dependency chains instead of one, in an order fixed whatever the SIMD width."""
@@ -174,7 +174,7 @@ def dot(x, y):
     return s
 
 
-@njit(inline="always")
+@njit(forceinline=True)
 def add_rows(Y, s, M, m0, Z, z, fresh):
     """Y[s, :] (+)= sum_k Z[z, k] M[m0 + k, :], rows of M taken four at a time; with ``fresh``
     the first group sets the row of Y instead of adding to it.
@@ -204,7 +204,7 @@ def add_rows(Y, s, M, m0, Z, z, fresh):
         k += 1
 
 
-@njit(inline="always")
+@njit(forceinline=True)
 def add_outer(G, i, D, Z, shift):
     """G[i, :] = sum_{S=1..F} D[S, i] Z[S + shift, :] (D is (F + 2, n)), steps four at a time.
 

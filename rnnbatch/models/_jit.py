@@ -13,15 +13,19 @@ install run with an unwritable HOME (a container, cron with HOME=/) could not ev
 - else kernels compile without a cache: everything runs, and every process compiles the
   kernels it uses (seconds to a minute).
 
-Worker processes import this module again and reach the same decision.
+Worker processes import this module again and reach the same decision. With a cache,
+kernels compile once per machine: :func:`compile_lock` keeps two processes from compiling them
+at once.
 """
 
 import os
 import stat
 import tempfile
+from contextlib import contextmanager
 from functools import partial
 
 import numba
+from filelock import FileLock
 from numba.core.caching import FunctionCache
 
 
@@ -30,12 +34,12 @@ def _probe():
     it as they will judge them."""
 
 
-def _numba_can_cache() -> bool:
+def _cache_dir() -> str | None:
+    """The directory numba would cache a kernel in, or None when it cannot cache."""
     try:
-        FunctionCache(_probe)  # what cache=True does when it decorates a kernel
+        return FunctionCache(_probe).cache_path  # what cache=True does when it decorates a kernel
     except RuntimeError:  # "cannot cache function ...: no locator available"
-        return False
-    return True
+        return None
 
 
 def _private_temp_dir() -> str | None:
@@ -51,19 +55,38 @@ def _private_temp_dir() -> str | None:
     return path if stat.S_ISDIR(info.st_mode) and private else None
 
 
-def _decide_caching() -> bool:
-    if _numba_can_cache():
-        return True
-    if numba.config.CACHE_DIR:  # the user's choice, even when unwritable: not ours to replace
-        return False
+def _decide_cache_dir() -> str | None:
+    found = _cache_dir()
+    if found or numba.config.CACHE_DIR:  # the user's, even when unwritable: not ours to replace
+        return found
     fallback = _private_temp_dir()
     if fallback is None:
-        return False
+        return None
     numba.config.CACHE_DIR = fallback  # read by numba's UserProvidedCacheLocator
-    return _numba_can_cache()
+    return _cache_dir()
 
 
-CACHING = _decide_caching()
+CACHE_DIR = _decide_cache_dir()  # where the kernels are cached (this module's), None: nowhere
+CACHING = CACHE_DIR is not None
 
-# numba.njit with the caching decided above; use it as numba's: @njit or @njit(inline=...).
+
+@contextmanager
+def compile_lock():
+    """Held while a process compiles kernels or loads them: another rnnbatch process of this
+    machine (a cron job overlapping the last, a second shard) waits, then loads what this one
+    compiled from the cache instead of compiling it too. A lock file in the cache directory
+    (flock: released when its holder dies, however it dies); none without a cache, where every
+    process compiles its own."""
+    if CACHE_DIR is None:
+        yield
+        return
+    with FileLock(os.path.join(CACHE_DIR, "rnnbatch-compile.lock")):
+        yield
+
+
+# numba.njit with the caching decided above; use it as numba's: @njit or @njit(forceinline=True).
+# Helpers that must sit inside their callers' loops (to vectorise, or to save a call per series)
+# take forceinline, LLVM's alwaysinline: compiled once, then inlined by LLVM, the same code in
+# the end. numba's own inline="always" copies and retypes the helper's IR at every call site:
+# leaving it cut the course's nets' cold compile by a third (bench_compile.py).
 njit = partial(numba.njit, cache=CACHING)

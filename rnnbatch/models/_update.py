@@ -60,14 +60,14 @@ def new_state(n_params: int) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros((2, n_params)), np.zeros(1)
 
 
-@njit(inline="always")
+@njit(forceinline=True)
 def is_plain(opts):
     """The course's per-series SGD: nothing but lr."""
     return (opts[BATCH] == 1.0 and opts[CLIP_NORM] == 0.0 and opts[L1] == 0.0
             and opts[L2] == 0.0 and opts[OPTIMIZER] == SGD)
 
 
-@njit(inline="always", error_model="numpy")
+@njit(forceinline=True, error_model="numpy")
 def step(params, grad, count, mask, decay, opts, moments, steps):
     """One update of ``params`` from ``grad``, the sum of ``count`` series' terms g (module
     docstring). ``moments`` (2, n) are laid out like params; ``grad`` is used as scratch."""
@@ -104,18 +104,21 @@ def step(params, grad, count, mask, decay, opts, moments, steps):
             params[k] = theta - (lr / bias1) * first[k] / (np.sqrt(second[k]) / np.sqrt(bias2) + EPS)
 
 
-@njit(inline="always")
+@njit(forceinline=True)
 def take(params, grad, total, count, last, mask, decay, opts, moments, steps):
     """Add one series' terms ``grad`` to its batch (``total``, ``count`` series so far) and take
     the step once the batch is full or the epoch ends (``last``). Returns the series left in
     the batch: 0 when the step was taken (the parameters changed)."""
-    if opts[BATCH] == 1.0:
-        step(params, grad, 1, mask, decay, opts, moments, steps)
-        return 0
-    total += grad
-    count += 1
-    if count < opts[BATCH] and not last:
-        return count
-    step(params, total, count, mask, decay, opts, moments, steps)
-    total[:] = 0.0
+    if opts[BATCH] == 1.0:  # a batch of one: this series' terms
+        summed, count = grad, 1
+    else:
+        for k in range(total.shape[0]):
+            total[k] += grad[k]
+        count += 1
+        if count < opts[BATCH] and not last:
+            return count
+        summed = total
+    step(params, summed, count, mask, decay, opts, moments, steps)  # one call site: one copy
+    if opts[BATCH] != 1.0:
+        total[:] = 0.0
     return 0

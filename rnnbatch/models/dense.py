@@ -55,7 +55,7 @@ def columns(p: int, n: int):
 named, flat, is_weight = layered_names(columns)
 
 
-@njit(inline="always")
+@njit(forceinline=True)
 def _forward(params, sizes, x, w_off, b_off, u_off, act):
     """act holds every layer's activations end to end, the input first."""
     for j in range(sizes[0]):
@@ -69,7 +69,7 @@ def _forward(params, sizes, x, w_off, b_off, u_off, act):
     return act[u_off[sizes.shape[0] - 1]]
 
 
-@njit(inline="always")
+@njit(forceinline=True)
 def _backward(params, sizes, y, clip, w_off, u_off, act, delta):
     """All deltas D^L, output layer first, into delta (laid out like act); returns y - a^N."""
     N = sizes.shape[0] - 1
@@ -89,7 +89,7 @@ def _backward(params, sizes, y, clip, w_off, u_off, act, delta):
     return err
 
 
-@njit(inline="always")
+@njit(forceinline=True)
 def _add_update(target, scale, sizes, w_off, b_off, u_off, act, delta):
     """target += scale * (update terms): W^L[i] += scale (D_i a^{L-1}), b^L[i] += scale D_i."""
     for L in range(1, sizes.shape[0]):
@@ -115,7 +115,7 @@ def _train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps):
     plain, clip, lr = is_plain(opts), opts[CLIP], opts[LR]
     mask, grad, total = np.ones(params.shape[0]), np.zeros(params.shape[0]), np.zeros(params.shape[0])
     sse = 0.0
-    count = 0
+    count = np.int64(0)  # not the literal 0, for which numba would compile take once more
     for r in range(order.shape[0]):
         x = X[order[r]]
         _forward(params, sizes, x, w_off, b_off, u_off, act)

@@ -50,7 +50,8 @@ def _convert(src, sizes, w_off, b_off, dst, to_work):
                     Ws[i, j] = flat[i, p + j]
                 else:
                     flat[i, p + j] = Ws[i, j]
-        dst[b_off[L]:b_off[L] + n] = src[b_off[L]:b_off[L] + n]
+        for i in range(n):  # not a slice assignment: its error message alone took seconds to compile
+            dst[b_off[L] + i] = src[b_off[L] + i]
 
 
 @njit
@@ -170,7 +171,7 @@ def _backward(work, sizes, y, top, lo, errs_from, clip, relu, w_off, b_off, u_of
             _layer_terms(grad, sizes, w_off, b_off, u_off, act, delta, L)
 
 
-@njit(inline="always")
+@njit(forceinline=True)
 def _layer_terms(grad, sizes, w_off, b_off, u_off, act, delta, L):
     """Layer L's update terms into grad (working layout): sum_S D^{L,S} a^{L-1,S}.T,
     sum_{S>=2} D^{L,S} a^{L,S-1}.T and sum_S D^{L,S}, over S = 1..F (the deltas of steps a
@@ -251,7 +252,7 @@ def train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps):
     relu = opts[ACTIVATION] == RELU
     sse = 0.0
     ok = True
-    count = 0
+    count = np.int64(0)  # not the literal 0, for which numba would compile take once more
     for r in range(order.shape[0]):
         _forward(work, sizes, X[order[r]], relu, w_off, b_off, u_off, wt, act)
         y = Y[order[r]]

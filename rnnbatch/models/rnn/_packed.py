@@ -194,7 +194,7 @@ def train_epoch(params, sizes, X, Y, order, decay, opts, moments, steps_taken):
     total = np.zeros(g.shape[0])
     sse = 0.0
     ok = True
-    count = 0
+    count = np.int64(0)  # not the literal 0, for which numba would compile take once more
     for r in range(order.shape[0]):
         x, y = X[order[r]], Y[order[r]]
         _forward(P, sizes, u_off, x, act)
